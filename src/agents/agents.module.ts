@@ -1,0 +1,43 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { QuotaModule } from '../quota/quota.module.js';
+import { WorkspaceModule } from '../workspace/workspace.module.js';
+import { AgentProfilesService } from './agent-profiles.service.js';
+import { RUNS_AGENTS } from './agents.tokens.js';
+import { DispatcherService } from './dispatcher.service.js';
+import { Run } from './entities/run.entity.js';
+import { RunEvent } from './entities/run-event.entity.js';
+import { CommandExecutor } from './executors/command.executor.js';
+import { RunEventsService } from './run-events.service.js';
+import { LocalRunQueue, RunQueue } from './run-queue.js';
+import { AgentsController, RunsController } from './runs.controller.js';
+import { RunsService } from './runs.service.js';
+
+export interface AgentsModuleOptions {
+  /** Start the dispatcher in this process (the server with ROLE all or worker). */
+  runsAgents: boolean;
+  /** Serve the runs and agents routes (the server; not the CLI). */
+  http: boolean;
+}
+
+@Module({})
+export class AgentsModule {
+  static forRoot(options: AgentsModuleOptions): DynamicModule {
+    return {
+      module: AgentsModule,
+      global: true,
+      imports: [TypeOrmModule.forFeature([Run, RunEvent]), QuotaModule, WorkspaceModule],
+      controllers: options.http ? [RunsController, AgentsController] : [],
+      providers: [
+        { provide: RUNS_AGENTS, useValue: options.runsAgents },
+        { provide: RunQueue, useClass: LocalRunQueue },
+        AgentProfilesService,
+        RunEventsService,
+        RunsService,
+        DispatcherService,
+        CommandExecutor,
+      ],
+      exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService],
+    };
+  }
+}

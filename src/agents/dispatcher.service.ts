@@ -1,0 +1,304 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { In } from 'typeorm';
+import type { AppConfig } from '../config/configuration.js';
+import { DatabaseService } from '../database/database.service.js';
+import { QuotaService } from '../quota/quota.service.js';
+import { WorkspaceService } from '../workspace/workspace.service.js';
+import { AgentProfilesService } from './agent-profiles.service.js';
+import { RUNS_AGENTS } from './agents.tokens.js';
+import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
+import { CommandExecutor, type Execution, type ExecutionOutcome } from './executors/command.executor.js';
+import { processStartTime, terminateGroup } from './executors/process-group.js';
+import { RunEventsService, type RunEventView } from './run-events.service.js';
+import { RunQueue, type QueuedRun } from './run-queue.js';
+
+/** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
+const TICK_MS = 1_000;
+const SWEEP_LIMIT = 100;
+
+type StopStatus = 'cancelled' | 'timed_out';
+
+interface ActiveRun {
+  run: Run;
+  execution: Execution | null;
+  stop: { status: StopStatus; reason: string } | null;
+  timer: NodeJS.Timeout | null;
+  done: Promise<void>;
+}
+
+interface Ending {
+  status: RunStatus;
+  reason?: string;
+  exitCode: number | null;
+  error: RunError | null;
+  result: RunResult | null;
+}
+
+/**
+ * Starts queued runs on this node, in submission order, within the node's
+ * capacity and each user's concurrency limit, and ends every run the same
+ * way: its whole process group is terminated and its final status and
+ * events are stored before the slot is released.
+ */
+@Injectable()
+export class DispatcherService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DispatcherService.name);
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly node: string;
+  private readonly capacity: number;
+  private readonly graceMs: number;
+  private readonly isSqlite: boolean;
+  private draining = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    @Inject(RUNS_AGENTS) private readonly runsAgents: boolean,
+    private readonly database: DatabaseService,
+    private readonly queue: RunQueue,
+    private readonly events: RunEventsService,
+    private readonly profiles: AgentProfilesService,
+    private readonly quota: QuotaService,
+    private readonly workspaces: WorkspaceService,
+    private readonly executor: CommandExecutor,
+  ) {
+    this.node = config.get('node', { infer: true });
+    this.capacity = config.get('agents.maxConcurrent', { infer: true });
+    this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
+    this.isSqlite = config.get('database.type', { infer: true }) === 'sqlite';
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.runsAgents) return;
+    await this.recover();
+    this.queue.onEnqueue(() => this.pump());
+    this.ticker = setInterval(() => void this.tick(), TICK_MS);
+    this.ticker.unref();
+    this.pump();
+  }
+
+  /**
+   * Stops intake and ends every agent of this node as a cancellation with
+   * reason `server_shutdown`, waiting until each is recorded. Queued runs stay
+   * queued and start after the next boot.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const entry of this.active.values()) this.stop(entry, 'cancelled', 'server_shutdown');
+    await Promise.allSettled([...this.active.values()].map((entry) => entry.done));
+    await this.events.flush();
+  }
+
+  /** Ends a run running on this node (a no-op elsewhere; the owning node sees `cancel_requested`). */
+  cancelLocal(runId: string): void {
+    const entry = this.active.get(runId);
+    if (entry) this.stop(entry, 'cancelled', 'cancel_requested');
+  }
+
+  /**
+   * Crash recovery: runs left `running` by this node (on SQLite, by any node,
+   * since only one can use the file) become `interrupted`; an agent process
+   * group still alive from before is killed, identified by pid and start time
+   * so a reused pid is never touched. Queued runs are enqueued again.
+   */
+  private async recover(): Promise<void> {
+    const runs = this.database.dataSource.getRepository(Run);
+    const stale = await runs.find({ where: this.isSqlite ? { status: 'running' } : { status: 'running', node: this.node } });
+    for (const run of stale) {
+      if (run.pgid !== null && run.pgidStartedAt !== null && (await processStartTime(run.pgid)) === run.pgidStartedAt) {
+        this.logger.warn(`killing agent process group ${run.pgid} left by run ${run.id}`);
+        await terminateGroup(run.pgid, this.graceMs);
+      }
+      await this.finish(run, { status: 'interrupted', reason: 'node_restarted', exitCode: null, error: { code: 'interrupted', message: 'the server stopped while the run was running' }, result: null });
+    }
+    if (stale.length > 0) this.logger.warn(`marked ${stale.length} run(s) interrupted after an unclean stop`);
+    await this.sweep();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (this.active.size > 0) {
+        const requested = await this.database.dataSource.getRepository(Run).find({
+          where: { id: In([...this.active.keys()]), cancelRequested: true },
+          select: { id: true },
+        });
+        for (const { id } of requested) this.cancelLocal(id);
+      }
+      if (this.active.size < this.capacity) await this.sweep();
+    } catch (error) {
+      this.logger.error(`dispatcher tick failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Enqueues stored queued runs this node does not know yet (submitted through another process, or before a restart). */
+  private async sweep(): Promise<void> {
+    const queued = await this.database.dataSource.getRepository(Run).find({
+      where: { status: 'queued' },
+      select: { id: true, userId: true, createdAt: true },
+      order: { createdAt: 'ASC' },
+      take: SWEEP_LIMIT,
+    });
+    for (const run of queued) {
+      if (!this.queue.has(run.id)) this.queue.enqueue({ id: run.id, userId: run.userId, createdAt: run.createdAt });
+    }
+  }
+
+  /** Starts as many waiting runs as capacity and user limits allow. Re-entrant calls coalesce. */
+  pump(): void {
+    if (!this.runsAgents || this.draining) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pumpLoop().finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.pump();
+      }
+    });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    const usersAtLimit = new Set<string>();
+    for (const candidate of [...this.queue.waiting()]) {
+      if (this.draining || this.active.size >= this.capacity) return;
+      if (usersAtLimit.has(candidate.userId)) continue;
+      try {
+        const claimed = await this.claim(candidate);
+        if (claimed === 'user_at_limit') {
+          usersAtLimit.add(candidate.userId);
+          continue;
+        }
+        this.queue.remove(candidate.id);
+        if (claimed !== 'gone') this.launch(claimed.run, claimed.event);
+      } catch (error) {
+        this.logger.error(`could not start run ${candidate.id}: ${(error as Error).message}`);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Moves one run from `queued` to `running` in one transaction that locks the
+   * user's row, so a user's limit holds whichever node claims.
+   */
+  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView } | 'user_at_limit' | 'gone'> {
+    return this.database.transaction(async (manager) => {
+      const user = await this.quota.lockUser(manager, candidate.userId);
+      const { concurrent } = this.quota.limitsFor(user);
+      const running = await manager.countBy(Run, { userId: candidate.userId, status: 'running' });
+      if (running >= concurrent) return 'user_at_limit';
+      const startedAt = new Date().toISOString();
+      const update = await manager.update(Run, { id: candidate.id, status: 'queued' }, { status: 'running', startedAt, node: this.node });
+      if (!update.affected) return 'gone';
+      const event = await this.events.appendInTransaction(manager, candidate.id, 'status', { status: 'running' }, startedAt);
+      const run = await manager.findOneByOrFail(Run, { id: candidate.id });
+      return { run, event };
+    });
+  }
+
+  private launch(run: Run, runningEvent: RunEventView): void {
+    this.events.publish(run.id, [runningEvent]);
+    this.events.track(run.id, run.lastSeq);
+    const entry: ActiveRun = { run, execution: null, stop: null, timer: null, done: Promise.resolve() };
+    this.active.set(run.id, entry);
+    entry.done = this.supervise(entry)
+      .catch((error: Error) => this.logger.error(`run ${run.id} could not be recorded: ${error.message}`))
+      .finally(() => {
+        if (entry.timer) clearTimeout(entry.timer);
+        this.events.untrack(run.id);
+        this.active.delete(run.id);
+        this.pump();
+      });
+  }
+
+  private async supervise(entry: ActiveRun): Promise<void> {
+    const { run } = entry;
+    const profile = this.profiles.find(run.agent);
+    if (!profile) {
+      await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'unknown_agent', message: `agent profile "${run.agent}" no longer exists` }, result: null });
+      return;
+    }
+    const { cwd, home } = await this.workspaces.prepareRun(run.userId, run.id);
+    entry.timer = setTimeout(() => this.stop(entry, 'timed_out', 'timeout'), run.timeoutSeconds * 1000);
+    const execution = await this.executor.start({
+      runId: run.id,
+      userId: run.userId,
+      prompt: run.prompt,
+      model: run.model,
+      profile,
+      cwd,
+      home,
+      graceMs: this.graceMs,
+      onEvent: (type, data) => this.events.append(run.id, type, data),
+    });
+    entry.execution = execution;
+    if (execution.pgid !== null) {
+      await this.database.dataSource.getRepository(Run).update({ id: run.id }, { pgid: execution.pgid, pgidStartedAt: execution.pgidStartedAt });
+    }
+    // A stop requested while the agent was starting takes effect now.
+    if (entry.stop) void execution.terminate();
+    const outcome = await execution.finished;
+    await this.finish(run, this.ending(entry, outcome));
+  }
+
+  private ending(entry: ActiveRun, outcome: ExecutionOutcome): Ending {
+    const result = outcome.parsed.result ?? null;
+    if (entry.stop) {
+      return { status: entry.stop.status, reason: entry.stop.reason, exitCode: outcome.exitCode, error: null, result };
+    }
+    if (outcome.spawnError) {
+      return { status: 'failed', exitCode: null, error: outcome.spawnError, result };
+    }
+    if (outcome.exitCode === 0 && !outcome.parsed.error) {
+      return { status: 'succeeded', exitCode: 0, error: null, result };
+    }
+    const error = outcome.parsed.error ?? {
+      code: 'agent_failed',
+      message: outcome.exitCode !== null ? `the agent exited with code ${outcome.exitCode}` : `the agent was killed by ${outcome.signal}`,
+    };
+    return { status: 'failed', exitCode: outcome.exitCode, error, result };
+  }
+
+  private stop(entry: ActiveRun, status: StopStatus, reason: string): void {
+    if (entry.stop) return;
+    entry.stop = { status, reason };
+    if (entry.execution) void entry.execution.terminate();
+  }
+
+  /** Stores the final status and its event in one transaction, after every output event of the run. */
+  private async finish(run: Run, ending: Ending): Promise<void> {
+    await this.events.flush();
+    const finishedAt = new Date().toISOString();
+    const event = await this.database.transaction(async (manager) => {
+      const update = await manager.update(
+        Run,
+        { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' },
+        { status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, pgid: null, pgidStartedAt: null },
+      );
+      if (!update.affected) return null;
+      return this.events.appendInTransaction(
+        manager,
+        run.id,
+        'status',
+        { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) },
+        finishedAt,
+      );
+    });
+    if (event) this.events.publish(run.id, [event]);
+  }
+}

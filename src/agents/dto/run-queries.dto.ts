@@ -1,0 +1,27 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { RUN_STATUSES, type RunStatus } from '../entities/run.entity.js';
+
+/** Query of `GET /api/v1/runs`. */
+export class ListRunsQuery {
+  @IsOptional() @IsIn(RUN_STATUSES)
+  status?: RunStatus;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'agent must be a profile name' })
+  agent?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  limit?: number;
+
+  @IsOptional() @IsString() @MaxLength(512)
+  cursor?: string;
+}
+
+/** Query of `GET /api/v1/runs/:id/events`. */
+export class RunEventsQuery {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  after?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  limit?: number;
+}

@@ -1,0 +1,97 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'];
+
+export function isFinal(status: RunStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+export interface RunResult {
+  summary?: string;
+  costUsd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  turns?: number;
+}
+
+/**
+ * One execution of one agent profile on one prompt. Times are ISO-8601 UTC
+ * strings (fixed width, so they sort and compare as text on every driver).
+ */
+@Entity({ name: 'runs' })
+@Index('idx_runs_user_created', ['userId', 'createdAt', 'id'])
+@Index('idx_runs_status_created', ['status', 'createdAt'])
+export class Run {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 128 })
+  userId: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  agent: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: RunStatus;
+
+  @Column({ type: 'text' })
+  prompt: string;
+
+  @Column({ name: 'spec_id', type: 'varchar', length: 128, nullable: true })
+  specId: string | null;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  workspace: string | null;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  model: string | null;
+
+  @Column({ name: 'timeout_seconds', type: 'integer' })
+  timeoutSeconds: number;
+
+  @Column({ type: 'simple-json' })
+  metadata: Record<string, unknown>;
+
+  @Column({ name: 'created_at', type: 'varchar', length: 32 })
+  createdAt: string;
+
+  @Column({ name: 'started_at', type: 'varchar', length: 32, nullable: true })
+  startedAt: string | null;
+
+  @Column({ name: 'finished_at', type: 'varchar', length: 32, nullable: true })
+  finishedAt: string | null;
+
+  @Column({ name: 'exit_code', type: 'integer', nullable: true })
+  exitCode: number | null;
+
+  @Column({ type: 'simple-json', nullable: true })
+  error: RunError | null;
+
+  @Column({ type: 'simple-json', nullable: true })
+  result: RunResult | null;
+
+  @Column({ name: 'cancel_requested', type: 'boolean', default: false })
+  cancelRequested: boolean;
+
+  /** The node that claimed the run. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  node: string | null;
+
+  /** Process group of the agent while it runs, with its start time, so recovery never kills a reused pid. */
+  @Column({ type: 'integer', nullable: true })
+  pgid: number | null;
+
+  @Column({ name: 'pgid_started_at', type: 'varchar', length: 32, nullable: true })
+  pgidStartedAt: string | null;
+
+  /** Highest event `seq` written for this run. */
+  @Column({ name: 'last_seq', type: 'integer', default: 0 })
+  lastSeq: number;
+}

@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { AgentProfile } from '../agent-profiles.js';
+import type { RunEventType } from '../entities/run-event.entity.js';
+import { LineSplitter } from './line-splitter.js';
+import { outputParser, type ParsedOutcome } from './output-parsers.js';
+import { processStartTime, terminateGroup } from './process-group.js';
+
+/** Variables of the server's own environment an agent may see. Nothing else passes unless a profile names it. */
+const BASE_ENV_ALLOWLIST = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
+
+/** How long to wait for stdout/stderr to close once the agent's process group is gone. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+export interface ExecutionRequest {
+  runId: string;
+  userId: string;
+  prompt: string;
+  model: string | null;
+  profile: AgentProfile;
+  cwd: string;
+  home: string;
+  graceMs: number;
+  onEvent(type: RunEventType, data: Record<string, unknown>): void;
+}
+
+export interface ExecutionOutcome {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the agent could not be started at all. */
+  spawnError: { code: string; message: string } | null;
+  parsed: ParsedOutcome;
+}
+
+export interface Execution {
+  pgid: number | null;
+  pgidStartedAt: string | null;
+  /** Settles once the agent has exited, its whole process group is gone and its output is drained. */
+  finished: Promise<ExecutionOutcome>;
+  /** SIGTERM to the group, the grace period, then SIGKILL; resolves when the group is gone. */
+  terminate(): Promise<void>;
+}
+
+export function agentEnvironment(request: Pick<ExecutionRequest, 'runId' | 'prompt' | 'profile' | 'cwd' | 'home'>, source: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of [...BASE_ENV_ALLOWLIST, ...request.profile.env]) {
+    if (source[name] !== undefined) env[name] = source[name];
+  }
+  env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  env.HOME = request.home;
+  env.AUTOCODE_PROMPT = request.prompt;
+  env.AUTOCODE_RUN_ID = request.runId;
+  env.AUTOCODE_WORKSPACE = request.cwd;
+  return env;
+}
+
+export function expandArgv(template: string[], values: { prompt: string; model: string | null; runId: string }): string[] {
+  return template.map((arg) =>
+    arg.replace(/\{(prompt|model|runId)\}/g, (_match, key: 'prompt' | 'model' | 'runId') => values[key] ?? ''),
+  );
+}
+
+/**
+ * Runs any CLI agent from its argv template: no shell, its own process group
+ * (a new session), the run's workspace as working directory, an allowlisted
+ * environment, the prompt on stdin. Every output line becomes an event.
+ */
+@Injectable()
+export class CommandExecutor {
+  async start(request: ExecutionRequest): Promise<Execution> {
+    const [program, ...args] = expandArgv(request.profile.command, {
+      prompt: request.prompt,
+      model: request.model ?? request.profile.model,
+      runId: request.runId,
+    });
+    const child = spawn(program!, args, {
+      cwd: request.cwd,
+      env: agentEnvironment(request),
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    // Listen before any await: a fast agent can exit before the next tick.
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const closed = once(child, 'close');
+    exited.catch(() => {});
+    closed.catch(() => {});
+    const spawned = once(child, 'spawn').then(
+      () => null,
+      (error: NodeJS.ErrnoException) => ({ code: 'agent_not_started', message: `${program}: ${error.code ?? error.message}` }),
+    );
+    const spawnError = await spawned;
+    if (spawnError) {
+      return {
+        pgid: null,
+        pgidStartedAt: null,
+        finished: Promise.resolve({ exitCode: null, signal: null, spawnError, parsed: {} }),
+        terminate: async () => {},
+      };
+    }
+    const pgid = child.pid!;
+    const pgidStartedAt = await processStartTime(pgid);
+    const parsed: ParsedOutcome = {};
+    const parser = outputParser(request.profile.output);
+    const stdoutLines = new LineSplitter((line) => {
+      for (const event of parser.parse(line, parsed)) request.onEvent(event.type, event.data);
+    });
+    const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
+    child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
+
+    child.stdin.on('error', () => {
+      // The agent may exit or close stdin without reading its prompt; that is not an error of the run.
+    });
+    child.stdin.end(request.prompt);
+
+    let terminating: Promise<void> | null = null;
+    const terminate = (): Promise<void> => (terminating ??= terminateGroup(pgid, request.graceMs));
+
+    const finished = (async (): Promise<ExecutionOutcome> => {
+      const [exitCode, signal] = await exited;
+      // Whatever the agent left behind in its group goes with it.
+      await terminate();
+      const drained = await Promise.race([closed.then(() => true), new Promise<false>((r) => setTimeout(r, DRAIN_TIMEOUT_MS, false))]);
+      if (!drained) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+      stdoutLines.end();
+      stderrLines.end();
+      return { exitCode, signal, spawnError: null, parsed };
+    })();
+
+    return { pgid, pgidStartedAt, finished, terminate };
+  }
+}

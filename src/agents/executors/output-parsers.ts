@@ -1,0 +1,147 @@
+import type { RunResult } from '../entities/run.entity.js';
+import type { RunEventType } from '../entities/run-event.entity.js';
+import type { OutputFormat } from '../agent-profiles.js';
+
+export interface ParsedEvent {
+  type: RunEventType;
+  data: Record<string, unknown>;
+}
+
+/** What a parser learned about the run's outcome from the agent's own output. */
+export interface ParsedOutcome {
+  result?: RunResult;
+  error?: { code: string; message: string };
+}
+
+export interface OutputParser {
+  /** Turns one stdout line into events; may record the outcome. */
+  parse(line: string, outcome: ParsedOutcome): ParsedEvent[];
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJsonLine(line: string): Json | null {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return null;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function compact(result: RunResult): RunResult {
+  return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined)) as RunResult;
+}
+
+const stdout = (line: string): ParsedEvent => ({ type: 'stdout', data: { line } });
+
+/** Every line is a `stdout` event. */
+const textParser: OutputParser = {
+  parse: (line) => [stdout(line)],
+};
+
+/**
+ * JSON lines in the run-event vocabulary: an object whose `type` is `message`,
+ * `tool_use`, `tool_result` or `result` becomes that event (`result` also
+ * becomes the run's result); any other line stays a `stdout` event.
+ */
+const jsonlParser: OutputParser = {
+  parse(line, outcome) {
+    const value = parseJsonLine(line);
+    if (!value) return [stdout(line)];
+    switch (value.type) {
+      case 'message':
+        return typeof value.text === 'string' ? [{ type: 'message', data: { text: value.text } }] : [stdout(line)];
+      case 'tool_use':
+        return typeof value.name === 'string'
+          ? [{ type: 'tool_use', data: { name: value.name, input: value.input ?? null } }]
+          : [stdout(line)];
+      case 'tool_result':
+        return [
+          {
+            type: 'tool_result',
+            data: { ...(str(value.name) ? { name: value.name } : {}), ok: value.ok !== false, output: value.output ?? null },
+          },
+        ];
+      case 'result': {
+        const result = compact({
+          summary: str(value.summary),
+          costUsd: num(value.costUsd),
+          inputTokens: num(value.inputTokens),
+          outputTokens: num(value.outputTokens),
+          turns: num(value.turns),
+        });
+        outcome.result = result;
+        return [{ type: 'result', data: { ...result } }];
+      }
+      default:
+        return [stdout(line)];
+    }
+  },
+};
+
+/** Claude Code's `--output-format stream-json`: assistant text, tool calls, tool results and the final result. */
+const claudeStreamParser: OutputParser = {
+  parse(line, outcome) {
+    const value = parseJsonLine(line);
+    if (!value) return [stdout(line)];
+    const content = isObject(value.message) && Array.isArray(value.message.content) ? value.message.content : [];
+    switch (value.type) {
+      case 'assistant':
+        return content.filter(isObject).flatMap((block): ParsedEvent[] => {
+          if (block.type === 'text' && typeof block.text === 'string') return [{ type: 'message', data: { text: block.text } }];
+          if (block.type === 'tool_use') return [{ type: 'tool_use', data: { name: str(block.name) ?? 'unknown', input: block.input ?? null } }];
+          return [];
+        });
+      case 'user':
+        return content
+          .filter((block) => isObject(block) && block.type === 'tool_result')
+          .map((block) => ({
+            type: 'tool_result' as const,
+            data: { ok: (block as Json).is_error !== true, output: (block as Json).content ?? null },
+          }));
+      case 'result': {
+        const usage = isObject(value.usage) ? value.usage : {};
+        const result = compact({
+          summary: str(value.result),
+          costUsd: num(value.total_cost_usd),
+          inputTokens: num(usage.input_tokens),
+          outputTokens: num(usage.output_tokens),
+          turns: num(value.num_turns),
+        });
+        outcome.result = result;
+        if (value.is_error === true || (typeof value.subtype === 'string' && value.subtype.startsWith('error'))) {
+          outcome.error = { code: str(value.subtype) ?? 'agent_error', message: str(value.result) ?? 'the agent reported an error' };
+        }
+        return [{ type: 'result', data: { ...result } }];
+      }
+      default:
+        return [];
+    }
+  },
+};
+
+export function outputParser(format: OutputFormat): OutputParser {
+  switch (format) {
+    case 'text':
+      return textParser;
+    case 'jsonl':
+      return jsonlParser;
+    case 'claude-stream-json':
+      return claudeStreamParser;
+  }
+}

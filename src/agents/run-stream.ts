@@ -1,0 +1,93 @@
+import type { FastifyReply } from 'fastify';
+import { isFinal, type RunStatus } from './entities/run.entity.js';
+import type { RunEventsService, RunEventView } from './run-events.service.js';
+
+const REPLAY_PAGE = 500;
+/** Safety net: a stream also reads the database this often, for events written by another process. */
+const POLL_MS = 2_000;
+const KEEPALIVE_MS = 15_000;
+
+function frame(event: RunEventView): string {
+  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+function isFinalStatus(event: RunEventView): boolean {
+  return event.type === 'status' && isFinal(event.data.status as RunStatus);
+}
+
+/**
+ * Serves one SSE stream of a run: the stored events after `after`, then live
+ * ones, each exactly once and in `seq` order, closing after the final status.
+ * The subscription starts before the replay, and anything out of order is
+ * read back from the database, so no event falls between replay and live.
+ */
+export async function streamRunEvents(reply: FastifyReply, events: RunEventsService, runId: string, after: number): Promise<void> {
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.write('retry: 2000\n\n');
+
+  let lastSeq = after;
+  let closed = false;
+  let catchingUp: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let keepalive: NodeJS.Timeout | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    if (timer) clearInterval(timer);
+    if (keepalive) clearInterval(keepalive);
+    if (!raw.writableEnded) raw.end();
+    resolveDone();
+  };
+
+  const write = (batch: RunEventView[]): void => {
+    for (const event of batch) {
+      if (closed || event.seq !== lastSeq + 1) continue;
+      raw.write(frame(event));
+      lastSeq = event.seq;
+      if (isFinalStatus(event)) {
+        close();
+        return;
+      }
+    }
+  };
+
+  const catchUp = (): Promise<void> =>
+    (catchingUp ??= (async () => {
+      try {
+        for (;;) {
+          const page = await events.list(runId, lastSeq, REPLAY_PAGE);
+          write(page);
+          if (closed || page.length < REPLAY_PAGE) return;
+        }
+      } catch {
+        close();
+      } finally {
+        catchingUp = null;
+      }
+    })());
+
+  const unsubscribe = events.subscribe(runId, (batch) => {
+    if (closed) return;
+    if (catchingUp === null && batch[0] !== undefined && batch[0].seq === lastSeq + 1) {
+      write(batch);
+    } else if (batch.at(-1)!.seq > lastSeq) {
+      void catchUp().then(() => write(batch));
+    }
+  });
+  raw.on('close', close);
+  timer = setInterval(() => void catchUp(), POLL_MS);
+  keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
+  await catchUp();
+  await done;
+}

@@ -1,0 +1,209 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { randomUUID } from 'node:crypto';
+import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+
+import { InjectRepository } from '@nestjs/typeorm';
+import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { ProblemError } from '../common/problem.js';
+import type { AppConfig } from '../config/configuration.js';
+import { DatabaseService } from '../database/database.service.js';
+import { QuotaService } from '../quota/quota.service.js';
+import { AgentProfilesService } from './agent-profiles.service.js';
+import { DispatcherService } from './dispatcher.service.js';
+import { MAX_METADATA_BYTES, SubmitRunDto } from './dto/submit-run.dto.js';
+import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
+import { RunEventsService, type RunEventView } from './run-events.service.js';
+import { RunQueue } from './run-queue.js';
+import { toRunView, type RunView } from './run-view.js';
+
+/** Whose runs a call may touch: one user's, or (admin CLI) everyone's. */
+export type RunScope = { userId: string } | 'all';
+
+export interface RunFilter {
+  status?: RunStatus;
+  agent?: string;
+  userId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const LOG_PAGE = 1000;
+
+@Injectable()
+export class RunsService {
+  private readonly defaultTimeout: number;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly database: DatabaseService,
+    @InjectRepository(Run) private readonly runs: Repository<Run>,
+    private readonly events: RunEventsService,
+    private readonly profiles: AgentProfilesService,
+    private readonly quota: QuotaService,
+    private readonly queue: RunQueue,
+    private readonly dispatcher: DispatcherService,
+  ) {
+    this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
+  }
+
+  async submit(userId: string, request: SubmitRunDto): Promise<RunView> {
+    if (this.dispatcher.isDraining) {
+      throw new ProblemError('shutting_down', 'the server is shutting down; submit again once it is back', { headers: { 'Retry-After': '5' } });
+    }
+    const agent = request.agent ?? this.profiles.defaultAgent;
+    const profile = this.profiles.find(agent);
+    if (!profile) {
+      throw new ProblemError('unknown_agent', `there is no agent profile "${agent}"`, {
+        extensions: { agents: this.profiles.list().map((p) => p.name) },
+      });
+    }
+    if (request.workspace !== undefined || request.specId !== undefined) {
+      throw new ProblemError('validation_failed', 'named workspaces and specs are not available on this server yet; send a prompt');
+    }
+    if (request.prompt === undefined) {
+      throw new ProblemError('validation_failed', 'prompt is required');
+    }
+    const metadata = request.metadata ?? {};
+    if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
+      throw new ProblemError('validation_failed', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+    }
+    const now = new Date();
+    const { run, event } = await this.database.transaction(async (manager) => {
+      const limits = await this.quota.admit(manager, userId, request.timeoutSeconds ?? 0, now);
+      const timeoutSeconds = request.timeoutSeconds ?? Math.min(profile.timeoutSeconds ?? this.defaultTimeout, limits.maxRunSeconds);
+      const run = Object.assign(new Run(), {
+        id: randomUUID(),
+        userId,
+        agent,
+        status: 'queued' as const,
+        prompt: request.prompt!,
+        specId: null,
+        workspace: null,
+        model: request.model ?? null,
+        timeoutSeconds,
+        metadata,
+        createdAt: now.toISOString(),
+        startedAt: null,
+        finishedAt: null,
+        exitCode: null,
+        error: null,
+        result: null,
+        cancelRequested: false,
+        node: null,
+        pgid: null,
+        pgidStartedAt: null,
+        lastSeq: 0,
+      });
+      await manager.insert(Run, run as QueryDeepPartialEntity<Run>);
+      const event = await this.events.appendInTransaction(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
+      run.lastSeq = event.seq;
+      return { run, event };
+    });
+    this.events.publish(run.id, [event]);
+    this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
+    return toRunView(run);
+  }
+
+  async list(scope: RunScope, filter: RunFilter): Promise<Page<RunView>> {
+    const limit = filter.limit ?? 20;
+    const query = this.runs.createQueryBuilder('run').orderBy('run.createdAt', 'DESC').addOrderBy('run.id', 'DESC').take(limit + 1);
+    const userId = scope === 'all' ? filter.userId : scope.userId;
+    if (userId !== undefined) query.andWhere('run.userId = :userId', { userId });
+    if (filter.status) query.andWhere('run.status = :status', { status: filter.status });
+    if (filter.agent) query.andWhere('run.agent = :agent', { agent: filter.agent });
+    if (filter.cursor) {
+      const cursor = decodeCursor(filter.cursor);
+      query.andWhere(
+        new Brackets((where) =>
+          where
+            .where('run.createdAt < :cursorCreatedAt', { cursorCreatedAt: cursor.createdAt })
+            .orWhere('run.createdAt = :cursorCreatedAt AND run.id < :cursorId', { cursorId: cursor.id }),
+        ),
+      );
+    }
+    const rows = await query.getMany();
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    return {
+      items: items.map(toRunView),
+      nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+    };
+  }
+
+  /** The run, if the scope may see it; another user's run is indistinguishable from a missing one. */
+  async find(scope: RunScope, runId: string): Promise<Run> {
+    const run = await this.runs.findOneBy(scope === 'all' ? { id: runId } : { id: runId, userId: scope.userId });
+    if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
+    return run;
+  }
+
+  async get(scope: RunScope, runId: string): Promise<RunView> {
+    return toRunView(await this.find(scope, runId));
+  }
+
+  /**
+   * Cancels a queued run at once; for a running one, records the request and
+   * lets the node that runs it end its process group (at once when that is
+   * this node, within a second from any other).
+   */
+  async cancel(scope: RunScope, runId: string): Promise<RunView> {
+    const { run, event } = await this.database.transaction(async (manager) => {
+      const run = await manager.findOneBy(Run, scope === 'all' ? { id: runId } : { id: runId, userId: scope.userId });
+      if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
+      if (isFinal(run.status)) {
+        throw new ProblemError('run_finished', `run ${runId} has already finished (${run.status})`, { extensions: { status: run.status } });
+      }
+      if (run.status === 'queued') {
+        const finishedAt = new Date().toISOString();
+        const update = await manager.update(Run, { id: runId, status: 'queued' }, { status: 'cancelled', cancelRequested: true, finishedAt });
+        if (update.affected) {
+          const event = await this.events.appendInTransaction(manager, runId, 'status', { status: 'cancelled', reason: 'cancel_requested' }, finishedAt);
+          return { run: await manager.findOneByOrFail(Run, { id: runId }), event };
+        }
+      }
+      await manager.update(Run, { id: runId }, { cancelRequested: true });
+      return { run: await manager.findOneByOrFail(Run, { id: runId }), event: null };
+    });
+    if (event) {
+      this.queue.remove(runId);
+      this.events.publish(runId, [event]);
+    } else {
+      this.dispatcher.cancelLocal(runId);
+    }
+    return toRunView(run);
+  }
+
+  async listEvents(scope: RunScope, runId: string, after: number, limit: number): Promise<{ items: RunEventView[]; nextAfter: number }> {
+    await this.find(scope, runId);
+    const items = await this.events.list(runId, after, limit);
+    return { items, nextAfter: items.at(-1)?.seq ?? after };
+  }
+
+  /** The run's plain-text log (stdout, stderr and agent prose, in order), page by page. */
+  async *log(runId: string, after = 0): AsyncGenerator<string> {
+    for (let cursor = after; ; ) {
+      const page = await this.events.list(runId, cursor, LOG_PAGE);
+      let chunk = '';
+      for (const event of page) {
+        const text = logLine(event);
+        if (text !== null) chunk += text.endsWith('\n') ? text : text + '\n';
+      }
+      if (chunk) yield chunk;
+      if (page.length < LOG_PAGE) return;
+      cursor = page.at(-1)!.seq;
+    }
+  }
+}
+
+export function logLine(event: RunEventView): string | null {
+  switch (event.type) {
+    case 'stdout':
+    case 'stderr':
+      return String(event.data.line ?? '');
+    case 'message':
+      return String(event.data.text ?? '');
+    default:
+      return null;
+  }
+}

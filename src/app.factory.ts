@@ -1,0 +1,37 @@
+import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/configuration.js';
+import { DatabaseService } from './database/database.service.js';
+
+/** Largest request body accepted (a 100,000-character prompt fits with room to spare). */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export function createLogger(config: AppConfig): ConsoleLogger {
+  const level = ({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', trace: 'verbose' } as const)[
+    config.log.level as 'info'
+  ];
+  return new ConsoleLogger('autocode', {
+    json: config.log.format === 'json',
+    logLevels: LEVELS.slice(0, LEVELS.indexOf(level ?? 'log') + 1),
+  });
+}
+
+/**
+ * Builds the HTTP application: Fastify, migrations applied, shutdown hooks on.
+ * The caller listens.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true }),
+    { logger: createLogger(config), abortOnError: false },
+  );
+  app.enableShutdownHooks();
+  await app.get(DatabaseService).runMigrations();
+  await app.init();
+  return app;
+}

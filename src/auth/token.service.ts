@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { JwtService } from '@nestjs/jwt';
+import { createPublicKey } from 'node:crypto';
+import type { AppConfig } from '../config/configuration.js';
+import type { AuthUser } from './auth.decorators.js';
+
+export const MAX_USER_ID_LENGTH = 128;
+
+type Algorithm = 'HS256' | 'RS256' | 'ES256';
+
+interface Claims {
+  sub?: unknown;
+  exp?: unknown;
+  role?: unknown;
+}
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Parses a lifetime such as `30d`, `12h`, `15m`, `90s` or a bare number of seconds. */
+export function parseTtl(value: string): number {
+  const match = /^(\d+)([smhdw]?)$/.exec(value.trim());
+  if (!match) {
+    throw new Error(`"${value}" is not a lifetime: use a number with s, m, h, d or w (e.g. 30d)`);
+  }
+  const seconds = Number(match[1]) * TTL_UNITS[match[2] || 's']!;
+  if (seconds <= 0 || seconds > 10 * 365 * 86400) {
+    throw new Error(`"${value}" must be between 1 second and 10 years`);
+  }
+  return seconds;
+}
+
+/**
+ * Issues and verifies bearer tokens. The algorithm is pinned by the key the
+ * server holds (HS256 for a secret; RS256 or ES256 for a public key), so a
+ * token that names another algorithm, or none, never verifies. `exp` is required.
+ */
+@Injectable()
+export class TokenService {
+  private readonly algorithm: Algorithm;
+  private readonly verifyKey: string;
+  private readonly auth: AppConfig['auth'];
+
+  constructor(
+    private readonly jwt: JwtService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.auth = config.get('auth', { infer: true });
+    if (this.auth.secret) {
+      this.algorithm = 'HS256';
+      this.verifyKey = this.auth.secret;
+    } else {
+      const key = createPublicKey(this.auth.publicKey!);
+      this.algorithm = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
+      this.verifyKey = this.auth.publicKey!;
+    }
+  }
+
+  async verify(token: string): Promise<AuthUser> {
+    let claims: Claims;
+    try {
+      claims = await this.jwt.verifyAsync<Claims & object>(token, {
+        secret: this.algorithm === 'HS256' ? this.verifyKey : undefined,
+        publicKey: this.algorithm === 'HS256' ? undefined : this.verifyKey,
+        algorithms: [this.algorithm],
+        ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
+        ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+      });
+    } catch (error) {
+      throw new InvalidTokenError((error as Error).message);
+    }
+    if (typeof claims.exp !== 'number') {
+      throw new InvalidTokenError('token has no exp claim');
+    }
+    if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > MAX_USER_ID_LENGTH) {
+      throw new InvalidTokenError(`token sub must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);
+    }
+    return { id: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
+  }
+
+  /** Signs a token for `userId`; only possible when the server holds an HS256 secret. */
+  create(userId: string, options: { admin: boolean; ttlSeconds: number }): string {
+    if (userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+      throw new Error(`a user id is 1 to ${MAX_USER_ID_LENGTH} characters`);
+    }
+    if (this.algorithm !== 'HS256') {
+      throw new Error('this server verifies tokens with JWT_PUBLIC_KEY; sign tokens with the matching private key instead');
+    }
+    return this.jwt.sign(options.admin ? { role: 'admin' } : {}, {
+      secret: this.verifyKey,
+      algorithm: 'HS256',
+      subject: userId,
+      expiresIn: options.ttlSeconds,
+      ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
+      ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+    });
+  }
+}

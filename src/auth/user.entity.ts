@@ -1,0 +1,23 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type UserRole = 'user' | 'admin';
+
+/** A user, created the first time a valid token names it in `sub`. */
+@Entity({ name: 'users' })
+export class User {
+  @PrimaryColumn({ type: 'varchar', length: 128 })
+  id: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'user' })
+  role: UserRole;
+
+  /** Quota tier; null means the server's `QUOTA_DEFAULT_TIER`. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  tier: string | null;
+
+  @Column({ name: 'created_at', type: 'varchar', length: 32 })
+  createdAt: string;
+
+  @Column({ name: 'last_seen_at', type: 'varchar', length: 32 })
+  lastSeenAt: string;
+}

@@ -1,0 +1,93 @@
+import { HttpStatus } from '@nestjs/common';
+
+/**
+ * The stable error codes of the API. A client switches on `code`, so a code is
+ * never renamed; the HTTP status for each one lives here and nowhere else.
+ */
+export const PROBLEM_STATUS = {
+  validation_failed: HttpStatus.BAD_REQUEST,
+  unknown_agent: HttpStatus.BAD_REQUEST,
+  timeout_exceeds_quota: HttpStatus.BAD_REQUEST,
+  unauthorized: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  not_found: HttpStatus.NOT_FOUND,
+  run_not_found: HttpStatus.NOT_FOUND,
+  run_finished: HttpStatus.CONFLICT,
+  method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
+  not_acceptable: HttpStatus.NOT_ACCEPTABLE,
+  payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+  unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  daily_limit: HttpStatus.TOO_MANY_REQUESTS,
+  queue_full: HttpStatus.TOO_MANY_REQUESTS,
+  concurrency_limit: HttpStatus.TOO_MANY_REQUESTS,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  internal_error: HttpStatus.INTERNAL_SERVER_ERROR,
+  shutting_down: HttpStatus.SERVICE_UNAVAILABLE,
+} as const satisfies Record<string, HttpStatus>;
+
+export type ProblemCode = keyof typeof PROBLEM_STATUS;
+
+export interface ProblemOptions {
+  /** Extension members added to the problem document (RFC 9457 §3.2). */
+  extensions?: Record<string, unknown>;
+  /** Response headers, e.g. `Retry-After`. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * A domain error that maps onto one problem+json response. Services throw it;
+ * the global filter renders it.
+ */
+export class ProblemError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly options: ProblemOptions = {},
+  ) {
+    super(detail);
+    this.name = 'ProblemError';
+    this.status = PROBLEM_STATUS[code];
+  }
+}
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  [extension: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function problemDocument(
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): ProblemDocument {
+  return {
+    ...extensions,
+    type: `https://autocode.dev/problems/${code.replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+  };
+}

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigurationError, validateEnvironment } from './environment.js';
+
+export type Role = 'all' | 'api' | 'worker';
+export type Tier = 'free' | 'standard' | 'premium';
+export type QuotaOverflow = 'queue' | 'reject';
+
+export interface AppConfig {
+  http: { host: string; port: number };
+  dataDir: string;
+  role: Role;
+  node: string;
+  headlessMode: boolean;
+  database: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
+  auth: {
+    /** HS256 key, or null when tokens are verified with `publicKey`. */
+    secret: string | null;
+    publicKey: string | null;
+    issuer: string | null;
+    audience: string | null;
+  };
+  agents: {
+    file: string | null;
+    maxConcurrent: number;
+    timeoutSeconds: number;
+    graceSeconds: number;
+  };
+  quota: { defaultTier: Tier; overflow: QuotaOverflow };
+  log: { level: string; format: 'json' | 'pretty' };
+  health: { detailedPublic: boolean };
+}
+
+const SECRET_FILE = 'jwt.secret';
+
+/**
+ * The HS256 key: `JWT_SECRET` when set, else a 32-byte key generated once into
+ * `DATA_DIR/jwt.secret` (mode 0600) and reused by every later start and by the CLI.
+ */
+function loadOrCreateSecret(dataDir: string): string {
+  const file = join(dataDir, SECRET_FILE);
+  try {
+    const fd = openSync(file, 'wx', 0o600);
+    try {
+      writeSync(fd, randomBytes(32).toString('base64url'));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new ConfigurationError(`Invalid configuration: DATA_DIR cannot hold ${file}: ${(error as Error).message}`);
+    }
+  }
+  if ((statSync(file).mode & 0o077) !== 0) {
+    chmodSync(file, 0o600);
+  }
+  const secret = readFileSync(file, 'utf8').trim();
+  if (Buffer.byteLength(secret) < 32) {
+    throw new ConfigurationError(`Invalid configuration: ${file} holds a secret shorter than 32 bytes; delete it to generate a new one`);
+  }
+  return secret;
+}
+
+/** Reads and validates the environment once; throws a ConfigurationError naming the first bad variable. */
+export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const vars = validateEnvironment(env);
+  if (vars.JWT_SECRET !== undefined && Buffer.byteLength(vars.JWT_SECRET) < 32) {
+    throw new ConfigurationError('Invalid configuration: JWT_SECRET must be at least 32 bytes');
+  }
+  const dataDir = resolve(vars.DATA_DIR ?? './data');
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ConfigurationError(`Invalid configuration: DATA_DIR ${dataDir} cannot be created: ${(error as Error).message}`);
+  }
+  const publicKey = vars.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n') ?? null;
+  const secret = vars.JWT_SECRET ?? (publicKey ? null : loadOrCreateSecret(dataDir));
+  const prettyDefault = process.stdout.isTTY === true;
+  return {
+    http: { host: vars.HOST ?? '127.0.0.1', port: vars.PORT ?? 8000 },
+    dataDir,
+    role: (vars.ROLE ?? 'all') as Role,
+    node: vars.NODE_NAME ?? hostname(),
+    headlessMode: vars.HEADLESS_MODE === 'true',
+    database: vars.DATABASE_URL
+      ? { type: 'postgres', url: vars.DATABASE_URL }
+      : { type: 'sqlite', path: join(dataDir, 'autocode.db') },
+    auth: {
+      secret,
+      publicKey,
+      issuer: vars.JWT_ISSUER ?? null,
+      audience: vars.JWT_AUDIENCE ?? null,
+    },
+    agents: {
+      file: vars.AGENTS_FILE ? resolve(vars.AGENTS_FILE) : null,
+      maxConcurrent: vars.MAX_CONCURRENT_AGENTS ?? 4,
+      timeoutSeconds: vars.AGENT_TIMEOUT_SECONDS ?? 3600,
+      graceSeconds: vars.SHUTDOWN_GRACE_SECONDS ?? 10,
+    },
+    quota: {
+      defaultTier: (vars.QUOTA_DEFAULT_TIER ?? 'standard') as Tier,
+      overflow: (vars.QUOTA_OVERFLOW ?? 'queue') as QuotaOverflow,
+    },
+    log: {
+      level: vars.LOG_LEVEL ?? 'info',
+      format: (vars.LOG_FORMAT ?? (prettyDefault ? 'pretty' : 'json')) as 'json' | 'pretty',
+    },
+    health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true' },
+  };
+}

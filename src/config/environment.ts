@@ -1,0 +1,109 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  IsBooleanString,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+import { Type } from 'class-transformer';
+
+/**
+ * The environment the server reads, as API.md lists it. Every variable is
+ * optional; defaults live in `configuration.ts`. A bad value stops the process
+ * with one line that names the variable.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsString() @MinLength(1)
+  HOST?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsString() @MinLength(1)
+  DATA_DIR?: string;
+
+  @IsOptional() @Matches(/^(postgres|postgresql):\/\/.+/, { message: 'must be a postgres:// URL or empty' })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsIn(['all', 'api', 'worker'])
+  ROLE?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'must be at least 32 bytes' })
+  JWT_SECRET?: string;
+
+  @IsOptional() @IsString() @Matches(/-----BEGIN PUBLIC KEY-----/, { message: 'must be a PEM public key' })
+  JWT_PUBLIC_KEY?: string;
+
+  @IsOptional() @IsString() @MaxLength(512)
+  JWT_ISSUER?: string;
+
+  @IsOptional() @IsString() @MaxLength(512)
+  JWT_AUDIENCE?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  AGENTS_FILE?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1024)
+  MAX_CONCURRENT_AGENTS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(7 * 24 * 3600)
+  AGENT_TIMEOUT_SECONDS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(600)
+  SHUTDOWN_GRACE_SECONDS?: number;
+
+  @IsOptional() @IsIn(['free', 'standard', 'premium'])
+  QUOTA_DEFAULT_TIER?: string;
+
+  @IsOptional() @IsIn(['queue', 'reject'])
+  QUOTA_OVERFLOW?: string;
+
+  @IsOptional() @IsBooleanString()
+  HEADLESS_MODE?: string;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+  LOG_LEVEL?: string;
+
+  @IsOptional() @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: string;
+
+  @IsOptional() @IsBooleanString()
+  HEALTH_DETAILED_PUBLIC?: string;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+  NODE_NAME?: string;
+}
+
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** Empty strings mean "unset", as in a shell `VAR=` or an env file line without a value. */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export function validateEnvironment(env: NodeJS.ProcessEnv): EnvironmentVariables {
+  const variables = plainToInstance(EnvironmentVariables, withoutEmpty(env), { excludeExtraneousValues: false });
+  const errors = validateSync(variables, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+    const message = reason.startsWith(first.property) ? reason.slice(first.property.length).trim() : reason;
+    throw new ConfigurationError(`Invalid configuration: ${first.property} ${message} (got ${JSON.stringify(String(first.value))})`);
+  }
+  return variables;
+}

@@ -1,0 +1,35 @@
+import type { DataSourceOptions } from 'typeorm';
+import { Run } from '../agents/entities/run.entity.js';
+import { RunEvent } from '../agents/entities/run-event.entity.js';
+import { User } from '../auth/user.entity.js';
+import type { AppConfig } from '../config/configuration.js';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema.js';
+
+export const ENTITIES = [User, Run, RunEvent];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+/** One options factory for the application, the CLI and the tests. `synchronize` is never on. */
+export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsRun: false,
+    synchronize: false,
+    logging: false,
+  } as const;
+  if (database.type === 'postgres') {
+    return { ...common, type: 'postgres', url: database.url, extra: { max: 10 } };
+  }
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: database.path,
+    enableWAL: true,
+    // Busy timeout: wait for another process (the CLI, a second server) instead of failing at once.
+    timeout: 5000,
+    prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      db.pragma('synchronous = NORMAL');
+    },
+  };
+}
