@@ -1,8 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
+import { ConfigModule } from '@nestjs/config';
 import type { AppConfig } from './configuration.js';
 
-export type AppConfigService = ConfigService<AppConfig, true>;
+/** The whole validated configuration, for the few places that pass it on (`autocode serve`). */
+export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /**
  * Makes the validated configuration injectable everywhere as a typed
@@ -12,12 +13,13 @@ export type AppConfigService = ConfigService<AppConfig, true>;
  */
 @Module({})
 export class AppConfigModule {
-  static forRoot(config: AppConfig): Promise<DynamicModule> {
-    return ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      skipProcessEnv: true,
-      load: [() => config],
-    });
+  static async forRoot(config: AppConfig): Promise<DynamicModule> {
+    return {
+      module: AppConfigModule,
+      global: true,
+      imports: [await ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, skipProcessEnv: true, load: [() => config] })],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
+    };
   }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { CommandFactory } from 'nest-commander';
+import { createLogger } from './app.factory.js';
+import { CliError } from './cli/output.js';
+import { CliModule } from './cli/cli.module.js';
+import { loadConfiguration } from './config/configuration.js';
+import { exitWithStartupError, loadEnvFile } from './server.js';
+
+/** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+interface CommanderError extends Error {
+  code?: string;
+  exitCode?: number;
+}
+
+function fail(error: unknown): never {
+  const exitCode = error instanceof CliError ? error.exitCode : EXIT_FAILURE;
+  process.stderr.write(`autocode: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(exitCode);
+}
+
+async function main(): Promise<void> {
+  loadEnvFile();
+  const config = loadConfiguration();
+  const app = await CommandFactory.createWithoutRunning(CliModule.forRoot(config), {
+    cliName: 'autocode',
+    logger: ['error', 'warn'],
+    bufferLogs: true,
+    enablePositionalOptions: true,
+    errorHandler: (error: CommanderError) => {
+      // commander has already printed its message (or the help text).
+      const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version';
+      process.exit(benign ? 0 : EXIT_USAGE);
+    },
+    serviceErrorHandler: (error) => fail(error),
+  });
+  app.useLogger(createLogger({ ...config, log: { ...config.log, level: 'warn' } }));
+  await CommandFactory.runApplication(app);
+  await app.close();
+}
+
+try {
+  await main();
+} catch (error) {
+  if (error instanceof CliError) fail(error);
+  exitWithStartupError(error);
+}

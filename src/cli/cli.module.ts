@@ -1,0 +1,48 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module.js';
+import { AgentsCommand, AgentsListCommand } from '../agents/commands/agents.command.js';
+import { RunsCancelCommand, RunsCommand, RunsListCommand, RunsLogsCommand, RunsShowCommand } from '../agents/commands/runs.command.js';
+import { AuthModule } from '../auth/auth.module.js';
+import { TokenCommand, TokenCreateCommand } from '../auth/commands/token.command.js';
+import { AppConfigModule } from '../config/config.module.js';
+import type { AppConfig } from '../config/configuration.js';
+import { DbCommand, DbMigrateCommand } from '../database/commands/db.command.js';
+import { DatabaseModule } from '../database/database.module.js';
+import { QuotaModule } from '../quota/quota.module.js';
+import { WorkspaceModule } from '../workspace/workspace.module.js';
+import { ServeCommand } from './serve.command.js';
+
+/**
+ * The `autocode` CLI: the server's own feature modules and database, with no
+ * HTTP and no dispatcher (the CLI never runs agents).
+ */
+@Module({})
+export class CliModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        DatabaseModule,
+        AuthModule,
+        WorkspaceModule,
+        QuotaModule,
+        AgentsModule.forRoot({ runsAgents: false, http: false }),
+      ],
+      providers: [
+        ServeCommand,
+        TokenCommand,
+        TokenCreateCommand,
+        RunsCommand,
+        RunsListCommand,
+        RunsShowCommand,
+        RunsCancelCommand,
+        RunsLogsCommand,
+        AgentsCommand,
+        AgentsListCommand,
+        DbCommand,
+        DbMigrateCommand,
+      ],
+    };
+  }
+}
