@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['reflect-metadata'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -1,20 +1,17 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import type { CommanderError } from 'commander';
 import { CommandFactory } from 'nest-commander';
 import { createLogger } from './app.factory.js';
 import { CliError } from './cli/output.js';
 import { CliModule } from './cli/cli.module.js';
+import { UsageErrors } from './cli/usage-errors.js';
 import { loadConfiguration } from './config/configuration.js';
 import { exitWithStartupError, loadEnvFile } from './server.js';
 
 /** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
-
-interface CommanderError extends Error {
-  code?: string;
-  exitCode?: number;
-}
 
 function fail(error: unknown): never {
   const exitCode = error instanceof CliError ? error.exitCode : EXIT_FAILURE;
@@ -30,12 +27,12 @@ async function main(): Promise<void> {
     logger: ['error', 'warn'],
     bufferLogs: true,
     enablePositionalOptions: true,
-    errorHandler: (error: CommanderError) => {
-      // commander has already printed its message (or the help text).
-      const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version';
-      process.exit(benign ? 0 : EXIT_USAGE);
-    },
     serviceErrorHandler: (error) => fail(error),
+  });
+  app.get(UsageErrors).install((error: CommanderError) => {
+    // commander has already printed its message (or the help text).
+    const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version';
+    process.exit(benign ? 0 : EXIT_USAGE);
   });
   app.useLogger(createLogger({ ...config, log: { ...config.log, level: 'warn' } }));
   await CommandFactory.runApplication(app);

@@ -11,6 +11,7 @@ import { DatabaseModule } from '../database/database.module.js';
 import { QuotaModule } from '../quota/quota.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { ServeCommand } from './serve.command.js';
+import { UsageErrors } from './usage-errors.js';
 
 /**
  * The `autocode` CLI: the server's own feature modules and database, with no
@@ -30,6 +31,7 @@ export class CliModule {
         AgentsModule.forRoot({ runsAgents: false, http: false }),
       ],
       providers: [
+        UsageErrors,
         ServeCommand,
         TokenCommand,
         TokenCreateCommand,

@@ -1,4 +1,4 @@
-import { plainToInstance } from 'class-transformer';
+import { plainToInstance, Type } from 'class-transformer';
 import {
   IsBooleanString,
   IsIn,
@@ -12,7 +12,6 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
-import { Type } from 'class-transformer';
 
 /**
  * The environment the server reads, as API.md lists it. Every variable is

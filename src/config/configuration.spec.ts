@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfiguration } from './configuration.js';
+
+describe('loadConfiguration', () => {
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-config-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('applies the documented defaults', () => {
+    const config = loadConfiguration({ DATA_DIR: dataDir });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(config.role).toBe('all');
+    expect(config.database).toEqual({ type: 'sqlite', path: join(dataDir, 'autocode.db') });
+    expect(config.agents).toEqual({ file: null, maxConcurrent: 4, timeoutSeconds: 3600, graceSeconds: 10 });
+    expect(config.quota).toEqual({ defaultTier: 'standard', overflow: 'queue' });
+    expect(config.headlessMode).toBe(false);
+    expect(config.health.detailedPublic).toBe(false);
+  });
+
+  it('generates a 32-byte secret once, mode 0600, and reuses it', () => {
+    const first = loadConfiguration({ DATA_DIR: dataDir });
+    const file = join(dataDir, 'jwt.secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(Buffer.from(readFileSync(file, 'utf8'), 'base64url')).toHaveLength(32);
+    expect(loadConfiguration({ DATA_DIR: dataDir }).auth.secret).toBe(first.auth.secret);
+  });
+
+  it('uses JWT_SECRET when set and writes no file', () => {
+    const secret = 'x'.repeat(32);
+    expect(loadConfiguration({ DATA_DIR: dataDir, JWT_SECRET: secret }).auth.secret).toBe(secret);
+    expect(() => statSync(join(dataDir, 'jwt.secret'))).toThrow();
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfiguration({ DATA_DIR: dataDir, PORT: '', DATABASE_URL: '' }).http.port).toBe(8000);
+  });
+
+  it('selects PostgreSQL for a postgres:// DATABASE_URL', () => {
+    const url = 'postgres://user@127.0.0.1:5432/db';
+    expect(loadConfiguration({ DATA_DIR: dataDir, DATABASE_URL: url }).database).toEqual({ type: 'postgres', url });
+  });
+
+  it.each([
+    [{ JWT_SECRET: 'short' }, /^Invalid configuration: JWT_SECRET must be at least 32 bytes/],
+    [{ PORT: '70000' }, /^Invalid configuration: PORT /],
+    [{ PORT: 'abc' }, /^Invalid configuration: PORT /],
+    [{ MAX_CONCURRENT_AGENTS: '0' }, /^Invalid configuration: MAX_CONCURRENT_AGENTS /],
+    [{ AGENT_TIMEOUT_SECONDS: '1.5' }, /^Invalid configuration: AGENT_TIMEOUT_SECONDS /],
+    [{ ROLE: 'boss' }, /^Invalid configuration: ROLE /],
+    [{ QUOTA_DEFAULT_TIER: 'gold' }, /^Invalid configuration: QUOTA_DEFAULT_TIER /],
+    [{ QUOTA_OVERFLOW: 'drop' }, /^Invalid configuration: QUOTA_OVERFLOW /],
+    [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL /],
+    [{ HEADLESS_MODE: 'yes' }, /^Invalid configuration: HEADLESS_MODE /],
+    [{ LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL /],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    let error: Error | undefined;
+    try {
+      loadConfiguration({ DATA_DIR: dataDir, ...env });
+    } catch (caught) {
+      error = caught as Error;
+    }
+    expect(error?.message).toMatch(message);
+    expect(error?.message).not.toContain('\n');
+  });
+
+  it('refuses a generated secret file that was truncated', () => {
+    writeFileSync(join(dataDir, 'jwt.secret'), 'tiny', { mode: 0o600 });
+    expect(() => loadConfiguration({ DATA_DIR: dataDir })).toThrow(/shorter than 32 bytes/);
+  });
+});

@@ -1,0 +1,181 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disposeTestServer, environment, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+
+const DIST = join(import.meta.dirname, '..', 'dist');
+
+function cli(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(DIST, 'cli.js'), ...args], { env, encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
+describe('autocode CLI against a running server', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    env = environment(server.dataDir, server.database, FIXTURE_AGENTS);
+  });
+  afterAll(async () => disposeTestServer(server));
+
+  it('creates tokens the server accepts, with the admin role on request', async () => {
+    const created = cli(env, 'token', 'create', '--user', 'alice', '--ttl', '1h');
+    expect(created.status, created.stderr).toBe(0);
+    const token = created.stdout.trim();
+    const [, payload] = token.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    expect(claims).toMatchObject({ sub: 'alice' });
+    expect(claims.exp - claims.iat).toBe(3600);
+    expect(claims.role).toBeUndefined();
+    expect((await server.request('GET', '/api/v1/runs', { token })).status).toBe(200);
+    const admin = cli(env, 'token', 'create', '--user', 'root', '--admin');
+    const adminClaims = JSON.parse(Buffer.from(admin.stdout.trim().split('.')[1]!, 'base64url').toString());
+    expect(adminClaims.role).toBe('admin');
+    expect(adminClaims.exp - adminClaims.iat).toBe(30 * 86400);
+  });
+
+  it('exits 2 on bad usage and names the problem', () => {
+    expect(cli(env, 'token', 'create').status).toBe(2);
+    const ttl = cli(env, 'token', 'create', '--user', 'a', '--ttl', 'forever');
+    expect(ttl.status).toBe(2);
+    expect(ttl.stderr).toContain('--ttl');
+    expect(cli(env, 'no-such-command').status).toBe(2);
+    expect(cli(env, 'runs', 'show', 'not-a-uuid').status).toBe(2);
+    expect(cli(env, 'runs', 'list', '--status', 'bogus').status).toBe(2);
+    expect(cli(env, '--help').status).toBe(0);
+  });
+
+  it('lists, shows and prints the logs of runs from the shared database', async () => {
+    const token = server.token('bob');
+    const submitted = await server.request('POST', '/api/v1/runs', { token, body: { agent: 'lines', prompt: 'hello' } });
+    await waitForStatus(server, token, submitted.json.id, ['succeeded']);
+    const list = cli(env, 'runs', 'list', '--user', 'bob', '--json');
+    expect(list.status, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).items.map((run: { id: string }) => run.id)).toEqual([submitted.json.id]);
+    const table = cli(env, 'runs', 'list', '--status', 'succeeded');
+    expect(table.stdout).toContain(submitted.json.id);
+    const show = cli(env, 'runs', 'show', submitted.json.id);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: submitted.json.id, status: 'succeeded', userId: 'bob' });
+    const logs = cli(env, 'runs', 'logs', submitted.json.id);
+    expect(logs.stdout).toBe('line 1\nline 2\nline 3\nline 4\nline 5\ndone on stderr\n');
+    const follow = cli(env, 'runs', 'logs', '-f', submitted.json.id);
+    expect(follow.stdout).toBe(logs.stdout);
+    const missing = cli(env, 'runs', 'show', '00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^autocode: there is no run/);
+  });
+
+  it('cancels a run the server is running, from another process', async () => {
+    const token = server.token('carol');
+    const submitted = await server.request('POST', '/api/v1/runs', { token, body: { agent: 'sleeper', prompt: 'wait' } });
+    await waitForStatus(server, token, submitted.json.id, ['running']);
+    const cancel = cli(env, 'runs', 'cancel', submitted.json.id);
+    expect(cancel.status, cancel.stderr).toBe(0);
+    const run = await waitForStatus(server, token, submitted.json.id, ['cancelled'], 10_000);
+    expect(run.cancelRequested).toBe(true);
+    const again = cli(env, 'runs', 'cancel', submitted.json.id);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('already finished');
+  });
+
+  it('lists agent profiles', () => {
+    const agents = cli(env, 'agents', 'list', '--json');
+    expect(agents.status).toBe(0);
+    const names = JSON.parse(agents.stdout).items.map((item: { name: string }) => item.name);
+    expect(names).toEqual(expect.arrayContaining(['lines', 'sleeper', 'claude-code', 'codex']));
+  });
+});
+
+describe('autocode db migrate and serve', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-cli-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('applies migrations once', () => {
+    const env = { PATH: process.env.PATH!, DATA_DIR: dataDir };
+    const first = cli(env, 'db', 'migrate');
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^applied InitialSchema/);
+    expect(cli(env, 'db', 'migrate').stdout).toBe('database is up to date\n');
+  });
+
+  it('serves in the foreground and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'serve', '--port', String(port)], {
+      env: { PATH: process.env.PATH!, DATA_DIR: dataDir, LOG_FORMAT: 'json' },
+      stdio: 'ignore',
+    });
+    try {
+      const live = await waitFor(async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200;
+        } catch {
+          return false;
+        }
+      }, 20_000, 'the server to answer');
+      expect(live).toBe(true);
+      child.kill('SIGTERM');
+      const [code, signal] = await once(child, 'exit');
+      expect(code === 0 || signal === 'SIGTERM').toBe(true);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('startup refusals', () => {
+  let dataDir: string;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-bad-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  function start(extra: Record<string, string>): { status: number | null; stderr: string } {
+    const result = spawnSync(process.execPath, [join(DIST, 'main.js')], {
+      env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: '0', ...extra },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  it.each([
+    [{ PORT: 'abc' }, /^autocode: Invalid configuration: PORT /],
+    [{ JWT_SECRET: 'too-short' }, /^autocode: Invalid configuration: JWT_SECRET must be at least 32 bytes/],
+    [{ MAX_CONCURRENT_AGENTS: '-1' }, /^autocode: Invalid configuration: MAX_CONCURRENT_AGENTS /],
+  ])('refuses %o with exit 1 and one line', (env, message) => {
+    const result = start(env);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses an invalid agent profiles file, naming the field', () => {
+    const file = join(dataDir, 'agents.yaml');
+    writeFileSync(file, 'agents:\n  broken:\n    command: "not a list"\n');
+    const result = start({ AGENTS_FILE: file });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/agents\.broken\.command must be a non-empty list/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
