@@ -253,6 +253,43 @@ describe('dispatch', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('cancels running agents as server_shutdown, keeps queued runs queued and ends event streams', async () => {
+    const server = await startTestServer({ env: { MAX_CONCURRENT_AGENTS: '1' } });
+    const token = server.token('heidi');
+    let disposed = false;
+    try {
+      const running = await server.request('POST', '/api/v1/runs', { token, body: { agent: 'trap', prompt: 'hold' } });
+      const pid = await waitFor(async () => {
+        const items = (await server.request('GET', `/api/v1/runs/${running.json.id}/events`, { token })).json.items;
+        const started = items.find((e: { type: string; data: { line?: string } }) => e.type === 'stdout' && e.data.line?.startsWith('started'));
+        return started ? Number(started.data.line.split(' ')[1]) : undefined;
+      });
+      const queued = await server.request('POST', '/api/v1/runs', { token, body: { agent: 'lines', prompt: 'later' } });
+      expect(queued.json.status).toBe('queued');
+      const stream = readSse(`${server.url}/api/v1/runs/${queued.json.id}/events`, { token, timeoutMs: 20_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await server.close();
+      const ended = await stream;
+      expect(ended.closedByServer).toBe(true);
+      expect(ended.events.map((e) => JSON.parse(e.data).data.status)).toEqual(['queued']);
+      expect(isAlive(pid)).toBe(false);
+      const restarted = await startTestServer({ dataDir: server.dataDir, database: server.database, env: { MAX_CONCURRENT_AGENTS: '1' } });
+      try {
+        const first = (await restarted.request('GET', `/api/v1/runs/${running.json.id}/events`, { token })).json.items.at(-1);
+        expect(first).toMatchObject({ type: 'status', data: { status: 'cancelled', reason: 'server_shutdown' } });
+        // The queued run survived the stop and runs after the restart.
+        await waitForStatus(restarted, token, queued.json.id, ['succeeded']);
+      } finally {
+        disposed = true;
+        await disposeTestServer(restarted);
+      }
+    } finally {
+      if (!disposed) await disposeTestServer(server);
+    }
+  });
+});
+
 describe('restart', () => {
   it('marks a run left running by a killed server as interrupted and kills its agent', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'autocode-crash-'));

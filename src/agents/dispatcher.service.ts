@@ -99,6 +99,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     for (const entry of this.active.values()) this.stop(entry, 'cancelled', 'server_shutdown');
     await Promise.allSettled([...this.active.values()].map((entry) => entry.done));
     await this.events.flush();
+    this.events.endStreams();
   }
 
   /** Ends a run running on this node (a no-op elsewhere; the owning node sees `cancel_requested`). */
@@ -217,6 +218,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const entry: ActiveRun = { run, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.done = this.supervise(entry)
+      .catch(async (error: Error) => {
+        // Whatever went wrong on our side, the run must not stay `running`: its agent goes and the run fails.
+        this.logger.error(`run ${run.id} failed in the dispatcher: ${error.message}`);
+        await entry.execution?.terminate();
+        await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'internal_error', message: 'the server could not run this agent' }, result: null });
+      })
       .catch((error: Error) => this.logger.error(`run ${run.id} could not be recorded: ${error.message}`))
       .finally(() => {
         if (entry.timer) clearTimeout(entry.timer);

@@ -20,6 +20,8 @@ export function toEventView(event: RunEvent): RunEventView {
 
 // TypeORM's partial-entity type cannot follow `Record<string, unknown>` JSON columns; the rows are whole entities.
 
+const END_STREAMS = Symbol('end-streams');
+
 /** Most events written in one INSERT (SQLite bounds the number of bound parameters). */
 const INSERT_CHUNK = 500;
 
@@ -119,6 +121,16 @@ export class RunEventsService {
 
   publish(runId: string, events: RunEventView[]): void {
     if (events.length > 0) this.bus.emit(runId, events);
+  }
+
+  /** Ends every open event stream (shutdown); each stream's client reconnects with Last-Event-ID. */
+  endStreams(): void {
+    this.bus.emit(END_STREAMS);
+  }
+
+  onEndStreams(listener: () => void): () => void {
+    this.bus.on(END_STREAMS, listener);
+    return () => this.bus.off(END_STREAMS, listener);
   }
 
   subscribe(runId: string, listener: (events: RunEventView[]) => void): () => void {

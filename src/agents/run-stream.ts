@@ -44,6 +44,7 @@ export async function streamRunEvents(reply: FastifyReply, events: RunEventsServ
     if (closed) return;
     closed = true;
     unsubscribe();
+    stopOnShutdown();
     if (timer) clearInterval(timer);
     if (keepalive) clearInterval(keepalive);
     if (!raw.writableEnded) raw.end();
@@ -85,6 +86,7 @@ export async function streamRunEvents(reply: FastifyReply, events: RunEventsServ
       void catchUp().then(() => write(batch));
     }
   });
+  const stopOnShutdown = events.onEndStreams(close);
   raw.on('close', close);
   timer = setInterval(() => void catchUp(), POLL_MS);
   keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
