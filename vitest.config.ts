@@ -1,9 +1,8 @@
-import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-// SWC compiles the TypeScript so that decorator metadata (which Nest's DI needs) is emitted.
 export default defineConfig({
-  plugins: [swc.vite({ module: { type: 'es6' } })],
+  // Vite's Oxc transform compiles the TypeScript; Nest's DI needs the legacy decorators and their metadata.
+  oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   test: {
     include: ['src/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
     globalSetup: ['test/global-setup.ts'],
@@ -11,6 +10,5 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
   },
 });
