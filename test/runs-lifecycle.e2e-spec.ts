@@ -161,6 +161,10 @@ describe('run lifecycle', () => {
 
     const fromQuery = await readSse(`${server.url}/api/v1/runs/${id}/events?after=300`, { token });
     expect(fromQuery.events.map((e) => Number(e.id))).toEqual(all.filter((e) => e.seq > 300).map((e) => e.seq));
+
+    const resumedAtEnd = await readSse(`${server.url}/api/v1/runs/${id}/events`, { token, lastEventId: String(all.at(-1)!.seq), timeoutMs: 5_000 });
+    expect(resumedAtEnd.closedByServer).toBe(true);
+    expect(resumedAtEnd.events).toEqual([]);
   });
 
   it('streams a live run over SSE from the first event to the last, each once and in order', async () => {

@@ -21,7 +21,13 @@ function isFinalStatus(event: RunEventView): boolean {
  * The subscription starts before the replay, and anything out of order is
  * read back from the database, so no event falls between replay and live.
  */
-export async function streamRunEvents(reply: FastifyReply, events: RunEventsService, runId: string, after: number): Promise<void> {
+export async function streamRunEvents(
+  reply: FastifyReply,
+  events: RunEventsService,
+  run: { id: string; status: RunStatus },
+  after: number,
+): Promise<void> {
+  const runId = run.id;
   const raw = reply.raw;
   reply.hijack();
   raw.writeHead(200, {
@@ -83,7 +89,11 @@ export async function streamRunEvents(reply: FastifyReply, events: RunEventsServ
     if (catchingUp === null && batch[0] !== undefined && batch[0].seq === lastSeq + 1) {
       write(batch);
     } else if (batch.at(-1)!.seq > lastSeq) {
-      void catchUp().then(() => write(batch));
+      // A read already under way may have started before this batch was committed: read again if it missed it.
+      void catchUp().then(() => {
+        write(batch);
+        if (batch.at(-1)!.seq > lastSeq) void catchUp();
+      });
     }
   });
   const stopOnShutdown = events.onEndStreams(close);
@@ -91,5 +101,8 @@ export async function streamRunEvents(reply: FastifyReply, events: RunEventsServ
   timer = setInterval(() => void catchUp(), POLL_MS);
   keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
   await catchUp();
+  // A run that had finished before the request has all its events stored: the replay was the whole stream
+  // (this also ends a stream resumed after the final event).
+  if (isFinal(run.status)) close();
   await done;
 }

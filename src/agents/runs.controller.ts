@@ -58,7 +58,7 @@ export class RunsController {
       await reply.send(await this.runs.listEvents({ userId: user.id }, id, query.after ?? 0, query.limit ?? 100));
       return;
     }
-    await this.runs.find({ userId: user.id }, id);
+    const run = await this.runs.find({ userId: user.id }, id);
     let after = query.after ?? 0;
     if (lastEventId !== undefined) {
       if (!/^\d{1,15}$/.test(lastEventId.trim())) {
@@ -66,7 +66,7 @@ export class RunsController {
       }
       after = Number(lastEventId.trim());
     }
-    await streamRunEvents(reply, this.runEvents, id, after);
+    await streamRunEvents(reply, this.runEvents, run, after);
   }
 
   @Get(':id/logs')
