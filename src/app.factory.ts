@@ -30,7 +30,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true }),
     { logger: createLogger(config), abortOnError: false },
   );
-  app.enableShutdownHooks();
+  // SIGHUP is a reload (DaemonModule), not a stop.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.get(DatabaseService).runMigrations();
   await app.init();
   return app;

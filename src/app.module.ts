@@ -5,6 +5,7 @@ import { AuthModule, HttpAuthModule } from './auth/auth.module.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
+import { DaemonModule } from './daemon/daemon.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { QuotaModule } from './quota/quota.module.js';
@@ -25,6 +26,7 @@ export class AppModule {
         QuotaModule,
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: true }),
         HealthModule,
+        DaemonModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

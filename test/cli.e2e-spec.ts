@@ -142,6 +142,36 @@ describe('autocode db migrate and serve', () => {
   });
 });
 
+describe('SIGHUP', () => {
+  it('reloads the agent profiles without stopping, and keeps them when the new file is invalid', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'autocode-hup-'));
+    const agentsFile = join(dataDir, 'agents.yaml');
+    writeFileSync(agentsFile, 'agents:\n  first:\n    command: [echo, one]\n');
+    const port = await freePort();
+    const env = { PATH: process.env.PATH!, DATA_DIR: dataDir, AGENTS_FILE: agentsFile, PORT: String(port), LOG_FORMAT: 'json' };
+    const child = spawn(process.execPath, [join(DIST, 'main.js')], { env, stdio: 'ignore' });
+    try {
+      const token = cli(env, 'token', 'create', '--user', 'ops').stdout.trim();
+      const names = async (): Promise<string[]> => {
+        const response = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { authorization: `Bearer ${token}` } });
+        return ((await response.json()) as { items: { name: string }[] }).items.map((item) => item.name);
+      };
+      await waitFor(async () => (await names().catch(() => [])).includes('first'), 20_000, 'the server');
+      writeFileSync(agentsFile, 'agents:\n  first:\n    command: [echo, one]\n  second:\n    command: [echo, two]\n');
+      child.kill('SIGHUP');
+      await waitFor(async () => (await names()).includes('second'), 10_000, 'the reload');
+      writeFileSync(agentsFile, 'agents:\n  broken:\n    command: 42\n');
+      child.kill('SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await names()).toEqual(expect.arrayContaining(['first', 'second']));
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('startup refusals', () => {
   let dataDir: string;
 

@@ -117,7 +117,7 @@ describe('validation', () => {
     it('refuses a body that is not JSON with a problem+json 400', async () => {
       const response = await submit('{bad', { 'content-type': 'application/json' });
       const code = expectProblem(response, 400, undefined, 'bad JSON');
-      console.info(`bad JSON body -> ${response.status} code=${code} detail=${JSON.stringify(response.json.detail)}`);
+      // The server answers validation_failed (Fastify's FST_ERR_CTP_INVALID_JSON_BODY mapped by its 400 status).
       expect(code).toBe('validation_failed');
     });
 
@@ -133,12 +133,6 @@ describe('validation', () => {
       const response = await submit('{"prompt":"x"}', { 'content-type': 'text/plain' });
       const code = expectProblem(response, 415, undefined, 'text/plain');
       expect(code).toBe('unsupported_media_type');
-    });
-
-    it('refuses a form-encoded body with 415', async () => {
-      const response = await submit('prompt=x', { 'content-type': 'application/x-www-form-urlencoded' });
-      console.info(`form body -> ${response.status} ${response.text}`);
-      expectProblem(response, 415, 'unsupported_media_type', 'form body');
     });
 
     it('refuses a timeout above the tier maximum with timeout_exceeds_quota', async () => {
@@ -160,6 +154,32 @@ describe('validation', () => {
       expect(list.status).toBe(200);
       expect(list.json.nextCursor).toBeNull();
       expect(list.json.items.map((run: { id: string }) => run.id).sort()).toEqual([...accepted].sort());
+    });
+  });
+
+  describe('non-JSON media types', () => {
+    let token: string;
+
+    beforeAll(() => {
+      token = server.token('form-user');
+    });
+    afterAll(async () => {
+      // If the server wrongly accepted a run, let it finish so nothing is left running.
+      const list = await server.request('GET', '/api/v1/runs?limit=100', { token });
+      for (const run of list.json?.items ?? []) await waitForStatus(server, token, run.id, ['succeeded', 'failed', 'cancelled']).catch(() => undefined);
+    });
+
+    // SERVER DEFECT: a form-encoded body is parsed (the Fastify adapter's form parser) and
+    // submitted as a run: 202 and a run is created, instead of 415 unsupported_media_type.
+    it.fails('refuses an application/x-www-form-urlencoded body with 415 and creates nothing', async () => {
+      const response = await server.request('POST', '/api/v1/runs', {
+        token,
+        body: 'agent=lines&prompt=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const list = await server.request('GET', '/api/v1/runs', { token });
+      expectProblem(response, 415, 'unsupported_media_type', 'form body');
+      expect(list.json).toEqual({ items: [], nextCursor: null });
     });
   });
 
@@ -295,7 +315,8 @@ describe('validation', () => {
 
   it('answered every error with exactly the problem members and no stack trace', () => {
     expect(seenErrors.length).toBeGreaterThan(30);
-    for (const { what, response } of seenErrors) {
+    // (Only error answers: a case marked as a server defect may have been answered with a success.)
+    for (const { what, response } of seenErrors.filter((seen) => seen.response.status >= 400)) {
       expect(response.headers.get('content-type'), what).toMatch(/^application\/problem\+json/);
       expectProblemShape(response, what);
       const extensions = Object.keys(response.json).filter((key) => !CORE_KEYS.includes(key));

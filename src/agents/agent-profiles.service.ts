@@ -17,7 +17,7 @@ export class AgentProfilesService implements OnModuleInit {
     await this.reload();
   }
 
-  /** Re-reads `AGENTS_FILE`; on error the previous profiles stay in force and the error is thrown. */
+  /** Re-reads `AGENTS_FILE`; on error the profiles in force stay and the error is thrown. */
   async reload(): Promise<void> {
     this.catalog = await loadAgentCatalog(this.file);
   }
