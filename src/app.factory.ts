@@ -25,11 +25,15 @@ export function createLogger(config: AppConfig): ConsoleLogger {
  * The caller listens.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true }),
-    { logger: createLogger(config), abortOnError: false },
-  );
+  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
+  // any other media type is refused with 415 instead of reaching validation as a string or a form.
+  adapter.getInstance().removeContentTypeParser('text/plain');
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: createLogger(config),
+    abortOnError: false,
+    bodyParser: false,
+  });
   // SIGHUP is a reload (DaemonModule), not a stop.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.get(DatabaseService).runMigrations();

@@ -126,10 +126,8 @@ describe('validation', () => {
       expectProblem(await submit('"x"', { 'content-type': 'application/json' }), 400, undefined, 'string body');
     });
 
-    // SERVER DEFECT: Fastify's built-in text/plain parser hands the string to the
-    // validation pipe, which answers 400 validation_failed ("Validation failed (object is
-    // expected)") instead of 415 unsupported_media_type.
-    it.fails('refuses a text/plain body with 415', async () => {
+    // JSON in: a text body must not reach validation as a string.
+    it('refuses a text/plain body with 415', async () => {
       const response = await submit('{"prompt":"x"}', { 'content-type': 'text/plain' });
       const code = expectProblem(response, 415, undefined, 'text/plain');
       expect(code).toBe('unsupported_media_type');
@@ -169,9 +167,8 @@ describe('validation', () => {
       for (const run of list.json?.items ?? []) await waitForStatus(server, token, run.id, ['succeeded', 'failed', 'cancelled']).catch(() => undefined);
     });
 
-    // SERVER DEFECT: a form-encoded body is parsed (the Fastify adapter's form parser) and
-    // submitted as a run: 202 and a run is created, instead of 415 unsupported_media_type.
-    it.fails('refuses an application/x-www-form-urlencoded body with 415 and creates nothing', async () => {
+    // JSON in: a form-encoded body must not be parsed into a submit.
+    it('refuses an application/x-www-form-urlencoded body with 415 and creates nothing', async () => {
       const response = await server.request('POST', '/api/v1/runs', {
         token,
         body: 'agent=lines&prompt=x',

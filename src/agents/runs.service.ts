@@ -152,7 +152,7 @@ export class RunsService {
       const run = await manager.findOneBy(Run, scope === 'all' ? { id: runId } : { id: runId, userId: scope.userId });
       if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
       if (isFinal(run.status)) {
-        throw new ProblemError('run_finished', `run ${runId} has already finished (${run.status})`, { extensions: { status: run.status } });
+        throw new ProblemError('run_finished', `run ${runId} has already finished (${run.status})`, { extensions: { runStatus: run.status } });
       }
       if (run.status === 'queued') {
         const finishedAt = new Date().toISOString();
