@@ -1,13 +1,12 @@
-import { defineConfig, mergeConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
-// The run lifecycle scenarios again, on PostgreSQL (each test app gets a database of its own).
-export default mergeConfig(
-  base,
-  defineConfig({
-    test: {
-      include: ['test/**/*.services-spec.ts', 'test/runs-lifecycle.e2e-spec.ts'],
-      env: { AUTOCODE_TEST_DB: 'postgres' },
-    },
-  }),
-);
+// The run lifecycle and quota scenarios again, on PostgreSQL: each test app gets a database of its own.
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: ['test/runs-lifecycle.e2e-spec.ts', 'test/**/*.services-spec.ts'],
+    env: { AUTOCODE_TEST_DB: 'postgres' },
+  },
+});

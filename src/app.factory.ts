@@ -1,7 +1,7 @@
 import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from './app.module.js';
+import { AppModule, type AppOptions } from './app.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
 
@@ -24,12 +24,12 @@ export function createLogger(config: AppConfig): ConsoleLogger {
  * Builds the HTTP application: Fastify, migrations applied, shutdown hooks on.
  * The caller listens.
  */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
   // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
   // any other media type is refused with 415 instead of reaching validation as a string or a form.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
     logger: createLogger(config),
     abortOnError: false,
     bodyParser: false,

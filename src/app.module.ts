@@ -2,6 +2,7 @@ import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuthModule, HttpAuthModule } from './auth/auth.module.js';
+import { Clock, ClockModule } from './common/clock.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
@@ -11,20 +12,28 @@ import { HealthModule } from './health/health.module.js';
 import { QuotaModule } from './quota/quota.module.js';
 import { WorkspaceModule } from './workspace/workspace.module.js';
 
+export interface AppOptions {
+  /** Time source for date-dependent decisions; the system clock unless a test injects one. */
+  clock?: Clock;
+}
+
 /** The HTTP server: every feature module, the global guard, pipe and filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, options: AppOptions = {}): DynamicModule {
+    // A worker runs agents and serves only health; an api node serves clients and runs no agents.
+    const servesApi = config.role !== 'worker';
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
+        ClockModule.forRoot(options.clock),
         DatabaseModule,
         AuthModule,
         HttpAuthModule,
         WorkspaceModule,
-        QuotaModule,
-        AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: true }),
+        QuotaModule.forRoot({ http: servesApi }),
+        AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         HealthModule,
         DaemonModule,
       ],

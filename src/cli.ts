@@ -7,11 +7,15 @@ import { CliError } from './cli/output.js';
 import { CliModule } from './cli/cli.module.js';
 import { UsageErrors } from './cli/usage-errors.js';
 import { loadConfiguration } from './config/configuration.js';
+import { DatabaseService } from './database/database.service.js';
 import { exitWithStartupError, loadEnvFile } from './server.js';
 
 /** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+
+/** Commands that do not read the database (or, for `db`, bring its schema up to date). */
+const COMMANDS_WITHOUT_SCHEMA = new Set(['', 'db', 'serve', 'token', 'help', '--help', '-h']);
 
 function fail(error: unknown): never {
   const exitCode = error instanceof CliError ? error.exitCode : EXIT_FAILURE;
@@ -20,6 +24,11 @@ function fail(error: unknown): never {
 }
 
 async function main(): Promise<void> {
+  // `autocode runs list | head`: a closed pipe ends the command quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   loadEnvFile();
   const config = loadConfiguration();
   const app = await CommandFactory.createWithoutRunning(CliModule.forRoot(config), {
@@ -35,6 +44,9 @@ async function main(): Promise<void> {
     process.exit(benign ? 0 : EXIT_USAGE);
   });
   app.useLogger(createLogger({ ...config, log: { ...config.log, level: 'warn' } }));
+  if (!COMMANDS_WITHOUT_SCHEMA.has(process.argv[2] ?? '') && (await app.get(DatabaseService).dataSource.showMigrations())) {
+    throw new CliError('the database schema is not current: run `autocode db migrate` (the server also applies it when it starts)');
+  }
   await CommandFactory.runApplication(app);
   await app.close();
 }

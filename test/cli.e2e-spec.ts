@@ -156,7 +156,7 @@ describe('SIGHUP', () => {
         const response = await fetch(`http://127.0.0.1:${port}/api/v1/agents`, { headers: { authorization: `Bearer ${token}` } });
         return ((await response.json()) as { items: { name: string }[] }).items.map((item) => item.name);
       };
-      await waitFor(async () => (await names().catch(() => [])).includes('first'), 20_000, 'the server');
+      await waitFor(async () => (await names().catch((): string[] => [])).includes('first'), 20_000, 'the server');
       writeFileSync(agentsFile, 'agents:\n  first:\n    command: [echo, one]\n  second:\n    command: [echo, two]\n');
       child.kill('SIGHUP');
       await waitFor(async () => (await names()).includes('second'), 10_000, 'the reload');

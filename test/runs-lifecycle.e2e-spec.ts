@@ -61,6 +61,15 @@ describe('run lifecycle', () => {
     expect(log.text).toContain('done on stderr\n');
   });
 
+  it('keeps the output of an agent that exits at once', async () => {
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => submit({ agent: 'fast', prompt: `n${i}` })));
+    for (const [i, id] of ids.entries()) {
+      await waitForStatus(server, token, id, ['succeeded', 'failed']);
+      const lines = (await events(id)).filter((e) => e.type === 'stdout').map((e) => e.data.line);
+      expect(lines).toEqual([`fast n${i}`]);
+    }
+  });
+
   it('passes the prompt as one argv element, on stdin and in AUTOCODE_PROMPT, with an allowlisted environment', async () => {
     process.env.AUTOCODE_TEST_PASSTHROUGH = 'passed';
     const prompt = 'fix it; rm -rf / $(whoami) "quoted" \n second line';

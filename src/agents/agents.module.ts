@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { QuotaModule } from '../quota/quota.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
@@ -10,7 +9,7 @@ import { RunEvent } from './entities/run-event.entity.js';
 import { CommandExecutor } from './executors/command.executor.js';
 import { RunEventsService } from './run-events.service.js';
 import { LocalRunQueue, RunQueue } from './run-queue.js';
-import { AgentsController, RunsController } from './runs.controller.js';
+import { AdminRunsController, AgentsController, RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
 
 export interface AgentsModuleOptions {
@@ -26,8 +25,8 @@ export class AgentsModule {
     return {
       module: AgentsModule,
       global: true,
-      imports: [TypeOrmModule.forFeature([Run, RunEvent]), QuotaModule, WorkspaceModule],
-      controllers: options.http ? [RunsController, AgentsController] : [],
+      imports: [TypeOrmModule.forFeature([Run, RunEvent]), WorkspaceModule],
+      controllers: options.http ? [RunsController, AdminRunsController, AgentsController] : [],
       providers: [
         { provide: RUNS_AGENTS, useValue: options.runsAgents },
         { provide: RunQueue, useClass: LocalRunQueue },

@@ -199,10 +199,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    */
   private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView } | 'user_at_limit' | 'gone'> {
     return this.database.transaction(async (manager) => {
-      const user = await this.quota.lockUser(manager, candidate.userId);
-      const { concurrent } = this.quota.limitsFor(user);
-      const running = await manager.countBy(Run, { userId: candidate.userId, status: 'running' });
-      if (running >= concurrent) return 'user_at_limit';
+      if (!(await this.quota.mayStart(manager, candidate.userId))) return 'user_at_limit';
       const startedAt = new Date().toISOString();
       const update = await manager.update(Run, { id: candidate.id, status: 'queued' }, { status: 'running', startedAt, node: this.node });
       if (!update.affected) return 'gone';

@@ -1,11 +1,11 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CurrentUser, type AuthUser } from '../auth/auth.decorators.js';
+import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
 import type { Page } from '../common/pagination.js';
 import { ProblemError } from '../common/problem.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
-import { ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
+import { AdminListRunsQuery, ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
 import { SubmitRunDto } from './dto/submit-run.dto.js';
 import { streamRunEvents } from './run-stream.js';
 import { RunEventsService } from './run-events.service.js';
@@ -73,6 +73,18 @@ export class RunsController {
   async logs(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<StreamableFile> {
     await this.runs.find({ userId: user.id }, id);
     return new StreamableFile(Readable.from(this.runs.log(id)), { type: 'text/plain; charset=utf-8' });
+  }
+}
+
+/** Every user's runs, for admins. */
+@Roles('admin')
+@Controller('api/v1/admin/runs')
+export class AdminRunsController {
+  constructor(private readonly runs: RunsService) {}
+
+  @Get()
+  list(@Query() query: AdminListRunsQuery): Promise<Page<RunView>> {
+    return this.runs.list('all', query);
   }
 }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 
 import { InjectRepository } from '@nestjs/typeorm';
+import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
@@ -43,6 +44,7 @@ export class RunsService {
     private readonly quota: QuotaService,
     private readonly queue: RunQueue,
     private readonly dispatcher: DispatcherService,
+    private readonly clock: Clock,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
@@ -68,9 +70,9 @@ export class RunsService {
     if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
       throw new ProblemError('validation_failed', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
-    const now = new Date();
+    const now = this.clock.now();
     const { run, event } = await this.database.transaction(async (manager) => {
-      const limits = await this.quota.admit(manager, userId, request.timeoutSeconds ?? 0, now);
+      const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now);
       const timeoutSeconds = request.timeoutSeconds ?? Math.min(profile.timeoutSeconds ?? this.defaultTimeout, limits.maxRunSeconds);
       const run = Object.assign(new Run(), {
         id: randomUUID(),

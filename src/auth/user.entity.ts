@@ -15,6 +15,19 @@ export class User {
   @Column({ type: 'varchar', length: 16, nullable: true })
   tier: string | null;
 
+  /** Per-user quota overrides; null means the tier's figure. */
+  @Column({ name: 'quota_concurrent', type: 'integer', nullable: true })
+  quotaConcurrent: number | null;
+
+  @Column({ name: 'quota_daily', type: 'integer', nullable: true })
+  quotaDaily: number | null;
+
+  @Column({ name: 'quota_queued', type: 'integer', nullable: true })
+  quotaQueued: number | null;
+
+  @Column({ name: 'quota_max_run_seconds', type: 'integer', nullable: true })
+  quotaMaxRunSeconds: number | null;
+
   @Column({ name: 'created_at', type: 'varchar', length: 32 })
   createdAt: string;
 

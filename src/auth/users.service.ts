@@ -29,7 +29,7 @@ export class UsersService {
       .createQueryBuilder()
       .insert()
       .into(User)
-      .values({ id: user.id, role: user.role, tier: null, createdAt: iso, lastSeenAt: iso })
+      .values({ id: user.id, role: user.role, createdAt: iso, lastSeenAt: iso })
       .orUpdate(['role', 'last_seen_at'], ['id'])
       .execute();
     this.known.set(user.id, { role: user.role, seenAt: now });

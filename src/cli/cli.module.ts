@@ -4,10 +4,12 @@ import { AgentsCommand, AgentsListCommand } from '../agents/commands/agents.comm
 import { RunsCancelCommand, RunsCommand, RunsListCommand, RunsLogsCommand, RunsShowCommand } from '../agents/commands/runs.command.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { TokenCommand, TokenCreateCommand } from '../auth/commands/token.command.js';
+import { ClockModule } from '../common/clock.js';
 import { AppConfigModule } from '../config/config.module.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DbCommand, DbMigrateCommand } from '../database/commands/db.command.js';
 import { DatabaseModule } from '../database/database.module.js';
+import { QuotaCommand, QuotaSetCommand, QuotaShowCommand, UsersCommand, UsersListCommand } from '../quota/commands/quota.command.js';
 import { QuotaModule } from '../quota/quota.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { ServeCommand } from './serve.command.js';
@@ -24,10 +26,11 @@ export class CliModule {
       module: CliModule,
       imports: [
         AppConfigModule.forRoot(config),
+        ClockModule.forRoot(),
         DatabaseModule,
         AuthModule,
         WorkspaceModule,
-        QuotaModule,
+        QuotaModule.forRoot({ http: false }),
         AgentsModule.forRoot({ runsAgents: false, http: false }),
       ],
       providers: [
@@ -44,6 +47,11 @@ export class CliModule {
         AgentsListCommand,
         DbCommand,
         DbMigrateCommand,
+        UsersCommand,
+        UsersListCommand,
+        QuotaCommand,
+        QuotaShowCommand,
+        QuotaSetCommand,
       ],
     };
   }

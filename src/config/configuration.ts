@@ -31,6 +31,8 @@ export interface AppConfig {
   quota: { defaultTier: Tier; overflow: QuotaOverflow };
   log: { level: string; format: 'json' | 'pretty' };
   health: { detailedPublic: boolean };
+  /** Requests per minute per user (per client address before authentication); 0 turns the limit off. */
+  rateLimit: { perMinute: number };
 }
 
 const SECRET_FILE = 'jwt.secret';
@@ -108,5 +110,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       format: (vars.LOG_FORMAT ?? (prettyDefault ? 'pretty' : 'json')) as 'json' | 'pretty',
     },
     health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true' },
+    rateLimit: { perMinute: vars.RATE_LIMIT_PER_MINUTE ?? 1200 },
   };
 }

@@ -76,6 +76,9 @@ export class EnvironmentVariables {
   @IsOptional() @IsBooleanString()
   HEALTH_DETAILED_PUBLIC?: string;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
+  RATE_LIMIT_PER_MINUTE?: number;
+
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
   NODE_NAME?: string;
 }

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { Public } from '../auth/auth.decorators.js';
@@ -12,6 +13,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 /** Liveness and readiness; the detailed report and Terminus indicators build on this. */
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

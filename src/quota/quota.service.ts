@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { EntityManager } from 'typeorm';
 import { Run } from '../agents/entities/run.entity.js';
-import { User } from '../auth/user.entity.js';
+import { User, type UserRole } from '../auth/user.entity.js';
+import { Clock } from '../common/clock.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig, QuotaOverflow, Tier } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -20,6 +21,36 @@ export interface QuotaSummary {
   maxRunSeconds: number;
 }
 
+/** An admin's change to a user's quota: a value sets an override, `null` clears it, absent leaves it. */
+export interface QuotaChange {
+  tier?: Tier | null;
+  concurrent?: number | null;
+  daily?: number | null;
+  queued?: number | null;
+  maxRunSeconds?: number | null;
+}
+
+export interface QuotaOverrides {
+  tier: Tier | null;
+  concurrent: number | null;
+  daily: number | null;
+  queued: number | null;
+  maxRunSeconds: number | null;
+}
+
+export interface UserQuotaView extends QuotaSummary {
+  userId: string;
+  role: UserRole;
+  overrides: QuotaOverrides;
+  createdAt: string;
+  lastSeenAt: string;
+}
+
+export type RejectionReason = 'daily_limit' | 'queue_full' | 'concurrency_limit';
+
+/** Seconds a client is told to wait after `queue_full` or `concurrency_limit`: a run typically frees a slot by then. */
+const SLOT_RETRY_SECONDS = 5;
+
 export function startOfUtcDay(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 }
@@ -28,27 +59,68 @@ export function nextUtcMidnight(now: Date): Date {
   return new Date(startOfUtcDay(now).getTime() + 86_400_000);
 }
 
+const OVERRIDE_RANGES: Record<Exclude<keyof QuotaChange, 'tier'>, [number, number]> = {
+  concurrent: [0, 10_000],
+  daily: [0, 1_000_000],
+  queued: [0, 100_000],
+  maxRunSeconds: [1, 7 * 24 * 3600],
+};
+
+/** The service checks what it stores, whichever door (HTTP, CLI) the change came through. */
+function assertValidChange(change: QuotaChange): void {
+  if (change.tier !== undefined && change.tier !== null && !isTier(change.tier)) {
+    throw new ProblemError('validation_failed', 'tier must be free, standard or premium');
+  }
+  for (const [key, [min, max]] of Object.entries(OVERRIDE_RANGES)) {
+    const value = change[key as keyof typeof OVERRIDE_RANGES];
+    if (value !== undefined && value !== null && (!Number.isInteger(value) || value < min || value > max)) {
+      throw new ProblemError('validation_failed', `${key} must be a whole number from ${min} to ${max}, or null`);
+    }
+  }
+}
+
+function overridesOf(user: User | null): QuotaOverrides {
+  return {
+    tier: user && isTier(user.tier) ? user.tier : null,
+    concurrent: user?.quotaConcurrent ?? null,
+    daily: user?.quotaDaily ?? null,
+    queued: user?.quotaQueued ?? null,
+    maxRunSeconds: user?.quotaMaxRunSeconds ?? null,
+  };
+}
+
 /**
- * Per-user limits. Usage is always derived from the runs table, never kept in
- * a counter, so every way a run ends frees its slot with no extra step. Each
- * decision runs inside a transaction that first locks the user's row.
+ * Per-user limits: a tier's figures with per-user overrides. Usage is always
+ * derived from the runs table, never kept in a counter, so every way a run
+ * ends frees its slot with no extra step. Each decision runs inside a
+ * transaction that first locks the user's row, so it holds across replicas.
  */
 @Injectable()
 export class QuotaService {
+  private readonly logger = new Logger(QuotaService.name);
   private readonly defaultTier: Tier;
   private readonly overflow: QuotaOverflow;
 
   constructor(
     config: ConfigService<AppConfig, true>,
     private readonly database: DatabaseService,
+    private readonly clock: Clock,
   ) {
     this.defaultTier = config.get('quota.defaultTier', { infer: true });
     this.overflow = config.get('quota.overflow', { infer: true });
   }
 
-  limitsFor(user: Pick<User, 'tier'> | null): QuotaLimits {
-    const tier = user && isTier(user.tier) ? user.tier : this.defaultTier;
-    return { tier, ...TIERS[tier] };
+  limitsFor(user: User | null): QuotaLimits {
+    const overrides = overridesOf(user);
+    const tier = overrides.tier ?? this.defaultTier;
+    const base = TIERS[tier];
+    return {
+      tier,
+      concurrent: overrides.concurrent ?? base.concurrent,
+      daily: overrides.daily ?? base.daily,
+      queued: overrides.queued ?? base.queued,
+      maxRunSeconds: overrides.maxRunSeconds ?? base.maxRunSeconds,
+    };
   }
 
   /**
@@ -64,9 +136,7 @@ export class QuotaService {
         .setLock('pessimistic_write')
         .where('user.id = :userId', { userId })
         .getOne();
-      if (!user) {
-        throw new Error(`user ${userId} does not exist`);
-      }
+      if (!user) throw new Error(`user ${userId} does not exist`);
       return user;
     }
     await manager.query('UPDATE users SET tier = tier WHERE id = ?', [userId]);
@@ -74,17 +144,18 @@ export class QuotaService {
   }
 
   /**
-   * Admission of a new run, inside the submit transaction. Throws a 429
-   * problem when the user is over a limit, a 400 when the run asks for more
-   * time than the tier allows.
+   * Admission of a new run, inside the submit transaction: the daily count
+   * since 00:00 UTC, then the user's queued runs (QUOTA_OVERFLOW=queue) or
+   * queued and running runs (reject). Throws a 429 problem over a limit, and
+   * a 400 when the run asks for more time than the user may have.
    */
-  async admit(manager: EntityManager, userId: string, timeoutSeconds: number, now: Date): Promise<QuotaLimits> {
+  async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date): Promise<QuotaLimits> {
     const user = await this.lockUser(manager, userId);
     const limits = this.limitsFor(user);
-    if (timeoutSeconds > limits.maxRunSeconds) {
+    if (timeoutSeconds !== undefined && timeoutSeconds > limits.maxRunSeconds) {
       throw new ProblemError(
         'timeout_exceeds_quota',
-        `timeoutSeconds ${timeoutSeconds} is above the ${limits.tier} tier's maximum of ${limits.maxRunSeconds}`,
+        `timeoutSeconds ${timeoutSeconds} is above this user's maximum of ${limits.maxRunSeconds} (${limits.tier} tier)`,
         { extensions: { limit: limits.maxRunSeconds } },
       );
     }
@@ -95,12 +166,12 @@ export class QuotaService {
       .getCount();
     if (dailyUsed >= limits.daily) {
       const resetsAt = nextUtcMidnight(now);
-      throw this.refusal('daily_limit', `daily limit of ${limits.daily} runs reached`, limits.daily, dailyUsed, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
+      throw this.refuse('daily_limit', `the daily limit of ${limits.daily} runs is reached; it resets at ${resetsAt.toISOString()}`, limits.daily, dailyUsed, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
     }
     if (this.overflow === 'queue') {
       const queued = await runs.countBy({ userId, status: 'queued' });
       if (queued >= limits.queued) {
-        throw this.refusal('queue_full', `${queued} runs are already waiting; the limit is ${limits.queued}`, limits.queued, queued, 5);
+        throw this.refuse('queue_full', `${queued} runs are already waiting; the limit is ${limits.queued}`, limits.queued, queued, SLOT_RETRY_SECONDS);
       }
     } else {
       const active = await runs
@@ -108,43 +179,115 @@ export class QuotaService {
         .where('run.userId = :userId AND run.status IN (:...statuses)', { userId, statuses: ['queued', 'running'] })
         .getCount();
       if (active >= limits.concurrent) {
-        throw this.refusal('concurrency_limit', `${active} runs are already queued or running; the limit is ${limits.concurrent}`, limits.concurrent, active, 5);
+        throw this.refuse('concurrency_limit', `${active} runs are already queued or running; the limit is ${limits.concurrent}`, limits.concurrent, active, SLOT_RETRY_SECONDS);
       }
     }
     return limits;
   }
 
-  async summary(userId: string, now = new Date()): Promise<QuotaSummary> {
-    const manager = this.database.dataSource.manager;
-    const user = await manager.getRepository(User).findOneBy({ id: userId });
-    const limits = this.limitsFor(user);
-    const runs = manager.getRepository(Run);
-    const [running, queued, daily] = await Promise.all([
-      runs.countBy({ userId, status: 'running' }),
-      runs.countBy({ userId, status: 'queued' }),
-      runs
-        .createQueryBuilder('run')
-        .where('run.userId = :userId AND run.createdAt >= :since', { userId, since: startOfUtcDay(now).toISOString() })
-        .getCount(),
+  /**
+   * Start-time check, inside the dispatcher's claim transaction: may one more
+   * of this user's runs be `running`?
+   */
+  async mayStart(manager: EntityManager, userId: string): Promise<boolean> {
+    const user = await this.lockUser(manager, userId);
+    const running = await manager.countBy(Run, { userId, status: 'running' });
+    return running < this.limitsFor(user).concurrent;
+  }
+
+  async summary(userId: string): Promise<QuotaSummary> {
+    const user = await this.database.dataSource.getRepository(User).findOneBy({ id: userId });
+    const [view] = await this.describe(user ? [user] : [], userId);
+    return view ?? this.toSummary(this.limitsFor(null), { running: 0, queued: 0, daily: 0 });
+  }
+
+  /** Every known user with their limits, overrides and usage. */
+  async listUsers(): Promise<UserQuotaView[]> {
+    const users = await this.database.dataSource.getRepository(User).find({ order: { id: 'ASC' } });
+    return this.describe(users);
+  }
+
+  /** Applies an admin's change; a user never seen before is created with it. */
+  async change(userId: string, change: QuotaChange): Promise<UserQuotaView> {
+    assertValidChange(change);
+    const columns: Partial<User> = {};
+    if (change.tier !== undefined) columns.tier = change.tier;
+    if (change.concurrent !== undefined) columns.quotaConcurrent = change.concurrent;
+    if (change.daily !== undefined) columns.quotaDaily = change.daily;
+    if (change.queued !== undefined) columns.quotaQueued = change.queued;
+    if (change.maxRunSeconds !== undefined) columns.quotaMaxRunSeconds = change.maxRunSeconds;
+    const user = await this.database.transaction(async (manager) => {
+      const now = this.clock.now().toISOString();
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(User)
+        .values({ id: userId, role: 'user', createdAt: now, lastSeenAt: now })
+        .orIgnore()
+        .execute();
+      if (Object.keys(columns).length > 0) await manager.update(User, { id: userId }, columns);
+      return manager.findOneByOrFail(User, { id: userId });
+    });
+    const [view] = await this.describe([user]);
+    return view!;
+  }
+
+  private async describe(users: User[], onlyUserId?: string): Promise<UserQuotaView[]> {
+    if (users.length === 0) return [];
+    const since = startOfUtcDay(this.clock.now()).toISOString();
+    const runs = this.database.dataSource.getRepository(Run);
+    const scoped = <T extends { andWhere(where: string, params?: object): T }>(query: T): T =>
+      onlyUserId === undefined ? query : query.andWhere('run.userId = :onlyUserId', { onlyUserId });
+    const [active, daily] = await Promise.all([
+      scoped(
+        runs
+          .createQueryBuilder('run')
+          .select('run.userId', 'userId')
+          .addSelect('run.status', 'status')
+          .addSelect('COUNT(*)', 'count')
+          .where('run.status IN (:...statuses)', { statuses: ['queued', 'running'] }),
+      )
+        .groupBy('run.userId')
+        .addGroupBy('run.status')
+        .getRawMany<{ userId: string; status: string; count: string | number }>(),
+      scoped(
+        runs
+          .createQueryBuilder('run')
+          .select('run.userId', 'userId')
+          .addSelect('COUNT(*)', 'count')
+          .where('run.createdAt >= :since', { since }),
+      )
+        .groupBy('run.userId')
+        .getRawMany<{ userId: string; count: string | number }>(),
     ]);
+    const usage = new Map<string, { running: number; queued: number; daily: number }>();
+    const of = (id: string) => usage.get(id) ?? usage.set(id, { running: 0, queued: 0, daily: 0 }).get(id)!;
+    for (const row of active) of(row.userId)[row.status === 'running' ? 'running' : 'queued'] = Number(row.count);
+    for (const row of daily) of(row.userId).daily = Number(row.count);
+    return users.map((user) => ({
+      userId: user.id,
+      role: user.role,
+      overrides: overridesOf(user),
+      createdAt: user.createdAt,
+      lastSeenAt: user.lastSeenAt,
+      ...this.toSummary(this.limitsFor(user), of(user.id)),
+    }));
+  }
+
+  private toSummary(limits: QuotaLimits, used: { running: number; queued: number; daily: number }): QuotaSummary {
     return {
       tier: limits.tier,
-      concurrent: { used: running, limit: limits.concurrent },
-      queued: { used: queued, limit: limits.queued },
-      daily: { used: daily, limit: limits.daily, resetsAt: nextUtcMidnight(now).toISOString() },
+      concurrent: { used: used.running, limit: limits.concurrent },
+      queued: { used: used.queued, limit: limits.queued },
+      daily: { used: used.daily, limit: limits.daily, resetsAt: nextUtcMidnight(this.clock.now()).toISOString() },
       maxRunSeconds: limits.maxRunSeconds,
     };
   }
 
-  private refusal(
-    code: 'daily_limit' | 'queue_full' | 'concurrency_limit',
-    detail: string,
-    limit: number,
-    used: number,
-    retryAfterSeconds: number,
-    extra: Record<string, unknown> = {},
-  ): ProblemError {
-    return new ProblemError(code, detail, {
+  /** Every refusal passes here: one place to count them (the metrics module hooks in here). */
+  private refuse(reason: RejectionReason, detail: string, limit: number, used: number, retryAfterSeconds: number, extra: Record<string, unknown> = {}): ProblemError {
+    this.logger.debug(`admission refused: ${reason} (${used}/${limit})`);
+    return new ProblemError(reason, detail, {
       extensions: { limit, used, ...extra },
       headers: { 'Retry-After': String(Math.max(1, retryAfterSeconds)) },
     });

@@ -29,6 +29,7 @@ export const FIXTURE_AGENTS: Record<string, Record<string, unknown>> = {
   tree: fixtureProfile('tree.mjs'),
   jsonl: fixtureProfile('jsonl.mjs', [], { output: 'jsonl' }),
   missing: { executor: 'command', command: ['/nonexistent/agent-binary'] },
+  fast: { executor: 'command', command: ['/bin/echo', 'fast {prompt}'] },
 };
 
 /** A database for one test: SQLite in the data directory, or a fresh PostgreSQL database in the services suite. */
@@ -105,6 +106,7 @@ export function environment(dataDir: string, database: TestDatabase, agents: Rec
     LOG_LEVEL: 'error',
     LOG_FORMAT: 'json',
     SHUTDOWN_GRACE_SECONDS: '1',
+    RATE_LIMIT_PER_MINUTE: '0',
     NODE_NAME: 'test-node',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...env,

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { RUN_STATUSES, type RunStatus } from '../entities/run.entity.js';
 
 /** Query of `GET /api/v1/runs`. */
@@ -24,4 +24,10 @@ export class RunEventsQuery {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
   limit?: number;
+}
+
+/** Query of `GET /api/v1/admin/runs`: the same filters, across users. */
+export class AdminListRunsQuery extends ListRunsQuery {
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(128)
+  userId?: string;
 }

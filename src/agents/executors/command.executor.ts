@@ -80,11 +80,20 @@ export class CommandExecutor {
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    // Listen before any await: a fast agent can exit before the next tick.
+    // Listen before any await: a fast agent can exit before the next tick, and Node discards the
+    // unread output of a child that has exited.
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const closed = once(child, 'close');
     exited.catch(() => {});
     closed.catch(() => {});
+    const parsed: ParsedOutcome = {};
+    const parser = outputParser(request.profile.output);
+    const stdoutLines = new LineSplitter((line) => {
+      for (const event of parser.parse(line, parsed)) request.onEvent(event.type, event.data);
+    });
+    const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
+    child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
     const spawned = once(child, 'spawn').then(
       () => null,
       (error: NodeJS.ErrnoException) => ({ code: 'agent_not_started', message: `${program}: ${error.code ?? error.message}` }),
@@ -100,14 +109,6 @@ export class CommandExecutor {
     }
     const pgid = child.pid!;
     const pgidStartedAt = await processStartTime(pgid);
-    const parsed: ParsedOutcome = {};
-    const parser = outputParser(request.profile.output);
-    const stdoutLines = new LineSplitter((line) => {
-      for (const event of parser.parse(line, parsed)) request.onEvent(event.type, event.data);
-    });
-    const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
-    child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
 
     child.stdin.on('error', () => {
       // The agent may exit or close stdin without reading its prompt; that is not an error of the run.
