@@ -9,6 +9,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { createApp } from '../../src/app.factory.js';
 import { TokenService } from '../../src/auth/token.service.js';
+import { Clock } from '../../src/common/clock.js';
 import { loadConfiguration, type AppConfig } from '../../src/config/configuration.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -66,6 +67,8 @@ export interface TestServerOptions {
   dataDir?: string;
   database?: TestDatabase;
   agents?: Record<string, Record<string, unknown>>;
+  /** A clock the test controls (quota day boundaries). */
+  clock?: Clock;
 }
 
 export interface TestServer {
@@ -117,7 +120,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'autocode-test-'));
   const database = options.database ?? (await createTestDatabase());
   const config = loadConfiguration(environment(dataDir, database, options.agents ?? FIXTURE_AGENTS, options.env));
-  const app = await createApp(config);
+  const app = await createApp(config, { clock: options.clock });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -186,4 +189,19 @@ export async function waitForStatus(server: TestServer, token: string, runId: st
     timeoutMs,
     `run ${runId} to reach ${statuses.join('|')}`,
   );
+}
+
+/** A clock that stands still until the test moves it. */
+export class ManualClock extends Clock {
+  constructor(private current: Date) {
+    super();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  set(to: Date): void {
+    this.current = to;
+  }
 }
