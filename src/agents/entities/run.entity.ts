@@ -28,6 +28,7 @@ export interface RunResult {
 @Entity({ name: 'runs' })
 @Index('idx_runs_user_created', ['userId', 'createdAt', 'id'])
 @Index('idx_runs_status_created', ['status', 'createdAt'])
+@Index('idx_runs_user_status', ['userId', 'status'])
 export class Run {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;

@@ -53,6 +53,7 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         indices: [
           new TableIndex({ name: 'idx_runs_user_created', columnNames: ['user_id', 'created_at', 'id'] }),
           new TableIndex({ name: 'idx_runs_status_created', columnNames: ['status', 'created_at'] }),
+          new TableIndex({ name: 'idx_runs_user_status', columnNames: ['user_id', 'status'] }),
         ],
       }),
     );
