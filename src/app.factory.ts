@@ -21,8 +21,8 @@ export function createLogger(config: AppConfig): ConsoleLogger {
 }
 
 /**
- * Builds the HTTP application: Fastify, migrations applied, shutdown hooks on.
- * The caller listens.
+ * Builds the HTTP application: Fastify, migrations applied, initialized. The
+ * caller listens and owns the process signals (see `startServer`).
  */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
@@ -34,8 +34,6 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     abortOnError: false,
     bodyParser: false,
   });
-  // SIGHUP is a reload (DaemonModule), not a stop.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.get(DatabaseService).runMigrations();
   await app.init();
   return app;

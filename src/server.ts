@@ -2,13 +2,38 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory.js';
 import type { AppConfig } from './config/configuration.js';
+import { handleShutdownSignals } from './daemon/lifecycle.js';
+import { acquirePidFile } from './daemon/pid-file.js';
+import { writeServerState } from './daemon/server-state.js';
 
-/** Builds the application and listens; used by `src/main.ts` and `autocode serve`. */
+/**
+ * The server process: takes the PID file (one server per DATA_DIR), builds the
+ * application, listens, and handles the shutdown signals. Used by
+ * `src/main.ts` and `autocode serve`.
+ */
 export async function startServer(config: AppConfig): Promise<NestFastifyApplication> {
-  const app = await createApp(config);
-  await app.listen({ host: config.http.host, port: config.http.port });
+  const releasePidFile = await acquirePidFile(config.pidFile);
+  process.once('exit', releasePidFile);
+  let app: NestFastifyApplication;
+  try {
+    app = await createApp(config);
+    await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    releasePidFile();
+    throw error;
+  }
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const releaseState = writeServerState(config.dataDir, {
+    pid: process.pid,
+    url: `http://${config.http.host}:${port}`,
+    startedAt: new Date().toISOString(),
+    node: config.node,
+  });
+  handleShutdownSignals(app, config, () => {
+    releaseState();
+    releasePidFile();
+  });
   new Logger('Server').log(`listening on http://${config.http.host}:${port} (role ${config.role}, data ${config.dataDir})`);
   return app;
 }

@@ -9,7 +9,7 @@ import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
 import { CommandExecutor, type Execution, type ExecutionOutcome } from './executors/command.executor.js';
-import { processStartTime, terminateGroup } from './executors/process-group.js';
+import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
 import { RunEventsService, type RunEventView } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
 
@@ -50,6 +50,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly graceMs: number;
   private readonly isSqlite: boolean;
   private draining = false;
+  private shutdownDeadline = 0;
+  private readonly shutdown: AppConfig['shutdown'];
   private pumping = false;
   private pumpAgain = false;
   private ticker: NodeJS.Timeout | null = null;
@@ -69,6 +71,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.capacity = config.get('agents.maxConcurrent', { infer: true });
     this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
     this.isSqlite = config.get('database.type', { infer: true }) === 'sqlite';
+    this.shutdown = config.get('shutdown', { infer: true });
   }
 
   get isDraining(): boolean {
@@ -89,17 +92,52 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
-   * Stops intake and ends every agent of this node as a cancellation with
-   * reason `server_shutdown`, waiting until each is recorded. Queued runs stay
-   * queued and start after the next boot.
+   * The first step of shutdown, taken the moment it starts: readiness turns
+   * down, submits are refused and no queued run starts any more.
+   */
+  beginDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.shutdownDeadline = Date.now() + this.shutdown.timeoutSeconds * 1000;
+    if (this.ticker) clearInterval(this.ticker);
+  }
+
+  /**
+   * Ends this node's agents within the shutdown deadline: at once (mode
+   * `cancel`), or after letting them finish until the deadline leaves just the
+   * grace period (mode `drain`). Each is recorded `cancelled` with reason
+   * `server_shutdown`; queued runs stay queued and start after the next boot.
+   * Then every event is written and every event stream ends.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.draining = true;
-    if (this.ticker) clearInterval(this.ticker);
+    this.beginDrain();
+    if (this.shutdown.mode === 'drain') {
+      await this.settleActive(this.shutdownDeadline - this.graceMs - 1000 - Date.now());
+    }
     for (const entry of this.active.values()) this.stop(entry, 'cancelled', 'server_shutdown');
-    await Promise.allSettled([...this.active.values()].map((entry) => entry.done));
+    if (!(await this.settleActive(this.shutdownDeadline - Date.now()))) this.forceStop();
+    await this.settleActive(2_000);
     await this.events.flush();
     this.events.endStreams();
+  }
+
+  /** The shutdown deadline passed, or a second signal came: SIGKILL every agent group now; their endings are still recorded. */
+  forceStop(): void {
+    for (const entry of this.active.values()) {
+      this.stop(entry, 'cancelled', 'server_shutdown');
+      if (entry.execution?.pgid) signalGroup(entry.execution.pgid, 'SIGKILL');
+    }
+  }
+
+  /** Waits until no agent runs on this node, for at most `ms`; true when none is left. */
+  private async settleActive(ms: number): Promise<boolean> {
+    if (this.active.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), false)));
+    const settled = Promise.allSettled([...this.active.values()].map((entry) => entry.done)).then(() => true);
+    const result = await Promise.race([settled, timeout]);
+    clearTimeout(timer);
+    return result && this.active.size === 0;
   }
 
   /** Ends a run running on this node (a no-op elsewhere; the owning node sees `cancel_requested`). */

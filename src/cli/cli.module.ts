@@ -13,6 +13,14 @@ import { QuotaCommand, QuotaSetCommand, QuotaShowCommand, UsersCommand, UsersLis
 import { QuotaModule } from '../quota/quota.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { ServeCommand } from './serve.command.js';
+import {
+  ServerCommand,
+  ServerLogsCommand,
+  ServerRestartCommand,
+  ServerStartCommand,
+  ServerStatusCommand,
+  ServerStopCommand,
+} from '../daemon/commands/server.command.js';
 import { UsageErrors } from './usage-errors.js';
 
 /**
@@ -36,6 +44,12 @@ export class CliModule {
       providers: [
         UsageErrors,
         ServeCommand,
+        ServerCommand,
+        ServerStartCommand,
+        ServerStopCommand,
+        ServerRestartCommand,
+        ServerStatusCommand,
+        ServerLogsCommand,
         TokenCommand,
         TokenCreateCommand,
         RunsCommand,

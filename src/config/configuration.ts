@@ -31,6 +31,9 @@ export interface AppConfig {
   quota: { defaultTier: Tier; overflow: QuotaOverflow };
   log: { level: string; format: 'json' | 'pretty' };
   health: { detailedPublic: boolean };
+  /** The shutdown sequence: one overall deadline; `cancel` running agents at once, or let them `drain` until it. */
+  shutdown: { timeoutSeconds: number; mode: 'cancel' | 'drain' };
+  pidFile: string;
   /** Requests per minute per user (per client address before authentication); 0 turns the limit off. */
   rateLimit: { perMinute: number };
 }
@@ -111,5 +114,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
     },
     health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true' },
     rateLimit: { perMinute: vars.RATE_LIMIT_PER_MINUTE ?? 1200 },
+    shutdown: { timeoutSeconds: vars.SHUTDOWN_TIMEOUT_SECONDS ?? 30, mode: (vars.SHUTDOWN_MODE ?? 'cancel') as 'cancel' | 'drain' },
+    pidFile: vars.PID_FILE ? resolve(vars.PID_FILE) : join(dataDir, 'autocode.pid'),
   };
 }

@@ -79,6 +79,15 @@ export class EnvironmentVariables {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
   RATE_LIMIT_PER_MINUTE?: number;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(3600)
+  SHUTDOWN_TIMEOUT_SECONDS?: number;
+
+  @IsOptional() @IsIn(['cancel', 'drain'])
+  SHUTDOWN_MODE?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  PID_FILE?: string;
+
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
   NODE_NAME?: string;
 }

@@ -1,0 +1,232 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { isAlive, liveGroupMembers } from './helpers/processes.js';
+import { createTestDatabase, environment, FIXTURE_AGENTS, request, waitFor, type TestDatabase } from './helpers/test-server.js';
+
+// The server as a process: PID file, signals, the shutdown sequence, crash recovery,
+// and `autocode server start|stop|status`.
+
+const DIST = join(import.meta.dirname, '..', 'dist');
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
+function cli(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(DIST, 'cli.js'), ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('the server process', () => {
+  let dataDir: string;
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  let url: string;
+  const children: ChildProcess[] = [];
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-daemon-'));
+    database = await createTestDatabase();
+    const port = await freePort();
+    env = { ...environment(dataDir, database, FIXTURE_AGENTS), PORT: String(port), SHUTDOWN_GRACE_SECONDS: '2', LOG_LEVEL: 'info' };
+    url = `http://127.0.0.1:${port}`;
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    }
+    cli(env, 'server', 'stop', '--timeout', '5');
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function serve(extra: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
+    const child = spawn(process.execPath, [join(DIST, 'main.js')], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    await waitFor(async () => (child.exitCode !== null ? 'exited' : (await ready()) === 200), 30_000, 'the server to be ready');
+    if (child.exitCode !== null) throw new Error(`the server exited: ${output}`);
+    return { child, output: () => output };
+  }
+
+  async function ready(): Promise<number> {
+    try {
+      return (await fetch(`${url}/health/ready`)).status;
+    } catch {
+      return 0;
+    }
+  }
+
+  function token(user: string): string {
+    return cli(env, 'token', 'create', '--user', user).stdout.trim();
+  }
+
+  async function startAgents(bearer: string, agent: string, count: number): Promise<{ id: string; pid: number }[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const response = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent, prompt: `agent ${i}` } });
+      expect(response.status, response.text).toBe(202);
+      ids.push(response.json.id);
+    }
+    return Promise.all(
+      ids.map(async (id) => ({
+        id,
+        pid: await waitFor(async () => {
+          const items = (await request(url, 'GET', `/api/v1/runs/${id}/events`, { token: bearer })).json.items as { type: string; data: { line?: string } }[];
+          const started = items.find((e) => e.type === 'stdout' && e.data.line?.startsWith('started'));
+          return started ? Number(started.data.line!.split(' ')[1]) : undefined;
+        }, 20_000, `run ${id} to start its agent`),
+      })),
+    );
+  }
+
+  it('start, status, a refused second start, stop, status', async () => {
+    const started = cli(env, 'server', 'start', '--wait', '30');
+    expect(started.status, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(/^started: pid \d+, http:\/\/127\.0\.0\.1:\d+, log .*server\.log/);
+    const status = cli(env, 'server', 'status', '--json');
+    expect(status.status).toBe(0);
+    const report = JSON.parse(status.stdout);
+    expect(report).toMatchObject({ running: true, url, activeRuns: 0 });
+    expect(isAlive(report.pid)).toBe(true);
+
+    const again = cli(env, 'server', 'start');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('already running');
+    // Starting the server directly on the same DATA_DIR is refused too, before it touches anything.
+    const direct = spawnSync(process.execPath, [join(DIST, 'main.js')], { env: { ...env, PORT: '0' }, encoding: 'utf8', timeout: 30_000 });
+    expect(direct.status).toBe(1);
+    expect(direct.stderr).toMatch(/^autocode: a server is already running on this data directory \(pid \d+/);
+
+    expect(cli(env, 'server', 'logs', '-n', '5').stdout).toContain('listening on');
+    const stopped = cli(env, 'server', 'stop');
+    expect(stopped.status, stopped.stderr).toBe(0);
+    expect(isAlive(report.pid)).toBe(false);
+    const after = cli(env, 'server', 'status');
+    expect(after.status).toBe(3);
+    expect(after.stdout).toBe('not running\n');
+  });
+
+  it('replaces a stale PID file', async () => {
+    writeFileSync(join(dataDir, 'autocode.pid'), '999999 12345\n');
+    const { child } = await serve();
+    expect(child.exitCode).toBeNull();
+  });
+
+  it('SIGTERM: readiness down at once, submits refused, agents cancelled and recorded, exit 0', async () => {
+    const { child } = await serve({ MAX_CONCURRENT_AGENTS: '4' });
+    const bearer = token('sigterm-user');
+    const runs = await startAgents(bearer, 'trap', 3);
+    const signalledAt = Date.now();
+    child.kill('SIGTERM');
+    await waitFor(async () => (await ready()) === 503, 1_000, 'readiness to turn 503');
+    expect(Date.now() - signalledAt).toBeLessThan(1_000);
+    const refused = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'lines', prompt: 'too late' } });
+    expect(refused.status).toBe(503);
+    expect(refused.json.code).toBe('shutting_down');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(30_000);
+    for (const run of runs) {
+      expect(isAlive(run.pid)).toBe(false);
+      expect(liveGroupMembers(run.pid)).toEqual([]);
+    }
+
+    await serve();
+    for (const run of runs) {
+      const detail = await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: bearer });
+      expect(detail.json).toMatchObject({ status: 'cancelled' });
+      const items = (await request(url, 'GET', `/api/v1/runs/${run.id}/events`, { token: bearer })).json.items;
+      expect(items.map((e: { seq: number }) => e.seq)).toEqual(items.map((_: unknown, i: number) => i + 1));
+      expect(items.some((e: { data: { line?: string } }) => e.data.line === 'ignoring SIGTERM')).toBe(true);
+      expect(items.at(-1)).toMatchObject({ type: 'status', data: { status: 'cancelled', reason: 'server_shutdown' } });
+    }
+  });
+
+  it('a second SIGTERM during shutdown kills the agents at once and still records them', async () => {
+    const { child } = await serve({ SHUTDOWN_GRACE_SECONDS: '60' });
+    const bearer = token('impatient');
+    const [run] = await startAgents(bearer, 'trap', 1);
+    child.kill('SIGTERM');
+    await waitFor(async () => (await ready()) === 503, 2_000, 'readiness to turn 503');
+    const secondAt = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(Date.now() - secondAt).toBeLessThan(10_000);
+    expect(isAlive(run!.pid)).toBe(false);
+    await serve();
+    const detail = await request(url, 'GET', `/api/v1/runs/${run!.id}`, { token: bearer });
+    expect(detail.json).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('SHUTDOWN_MODE=drain lets running agents finish before the deadline', async () => {
+    const { child } = await serve({ SHUTDOWN_MODE: 'drain', SHUTDOWN_TIMEOUT_SECONDS: '20' });
+    const bearer = token('drainer');
+    const submitted = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'short', prompt: 'finish me' } });
+    await waitFor(async () => (await request(url, 'GET', `/api/v1/runs/${submitted.json.id}`, { token: bearer })).json.status === 'running');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    await serve();
+    expect((await request(url, 'GET', `/api/v1/runs/${submitted.json.id}`, { token: bearer })).json.status).toBe('succeeded');
+  });
+
+  it('SIGHUP: a new profile is listed and usable, and a running run is unaffected', async () => {
+    const { child } = await serve();
+    const bearer = token('reloader');
+    const [running] = await startAgents(bearer, 'sleeper', 1);
+    writeFileSync(env.AGENTS_FILE!, stringify({ default: 'lines', agents: { ...FIXTURE_AGENTS, newcomer: { command: ['/bin/echo', 'new {prompt}'] } } }));
+    child.kill('SIGHUP');
+    await waitFor(async () => {
+      const agents = await request(url, 'GET', '/api/v1/agents', { token: bearer });
+      return agents.json.items.some((item: { name: string }) => item.name === 'newcomer');
+    }, 10_000, 'the new profile');
+    const submitted = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'newcomer', prompt: 'hello' } });
+    expect(submitted.status).toBe(202);
+    await waitFor(async () => (await request(url, 'GET', `/api/v1/runs/${submitted.json.id}`, { token: bearer })).json.status === 'succeeded');
+    expect((await request(url, 'GET', `/api/v1/runs/${submitted.json.id}/logs`, { token: bearer })).text).toBe('new hello\n');
+    expect((await request(url, 'GET', `/api/v1/runs/${running!.id}`, { token: bearer })).json.status).toBe('running');
+    expect(isAlive(running!.pid)).toBe(true);
+    expect(child.exitCode).toBeNull();
+  });
+
+  it('kill -9 with agents running: after restart they are interrupted, their groups gone, their slots free', async () => {
+    const { child } = await serve({ MAX_CONCURRENT_AGENTS: '4' });
+    const bearer = token('crash-user');
+    const runs = await startAgents(bearer, 'sleeper', 3);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    for (const run of runs) expect(isAlive(run.pid)).toBe(true);
+
+    await serve();
+    const readyAt = Date.now();
+    await waitFor(async () => {
+      const statuses = await Promise.all(runs.map(async (run) => (await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: bearer })).json.status));
+      return statuses.every((status) => status === 'interrupted');
+    }, 5_000, 'the runs to be interrupted');
+    expect(Date.now() - readyAt).toBeLessThan(5_000);
+    for (const run of runs) expect(liveGroupMembers(run.pid)).toEqual([]);
+    const quota = await request(url, 'GET', '/api/v1/quota', { token: bearer });
+    expect(quota.json.concurrent.used).toBe(0);
+    expect(quota.json.queued.used).toBe(0);
+  });
+});
