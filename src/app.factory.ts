@@ -1,12 +1,16 @@
 import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
+import { problemDocument } from './common/problem.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
 
 /** Largest request body accepted (a 100,000-character prompt fits with room to spare). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
+
+const MAX_PARAM_LENGTH = 2048;
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -25,7 +29,20 @@ export function createLogger(config: AppConfig): ConsoleLogger {
  * caller listens and owns the process signals (see `startServer`).
  */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    // Room for a percent-encoded 128-character user id in a path.
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Errors the router raises before Nest sees the request still answer problem+json.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      void reply
+        .status(status)
+        .type('application/problem+json')
+        .send(problemDocument(status, status === 414 ? 'uri_too_long' : 'bad_request', error.message));
+    },
+  });
   // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
   // any other media type is refused with 415 instead of reaching validation as a string or a form.
   adapter.getInstance().removeContentTypeParser('text/plain');

@@ -14,6 +14,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     return user ? `user:${user.id}` : `ip:${String(request.ip)}`;
   }
 
+  /** One budget per user across every route (the default key would give each route its own). */
+  protected override generateKey(_context: ExecutionContext, tracker: string, throttler: string): string {
+    return `${throttler}:${tracker}`;
+  }
+
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
     return context.getType() !== 'http' || (await super.shouldSkip(context));
   }

@@ -198,7 +198,9 @@ export class QuotaService {
   async summary(userId: string): Promise<QuotaSummary> {
     const user = await this.database.dataSource.getRepository(User).findOneBy({ id: userId });
     const [view] = await this.describe(user ? [user] : [], userId);
-    return view ?? this.toSummary(this.limitsFor(null), { running: 0, queued: 0, daily: 0 });
+    if (!view) return this.toSummary(this.limitsFor(null), { running: 0, queued: 0, daily: 0 });
+    const { tier, concurrent, queued, daily, maxRunSeconds } = view;
+    return { tier, concurrent, queued, daily, maxRunSeconds };
   }
 
   /** Every known user with their limits, overrides and usage. */
