@@ -33,7 +33,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     // Room for a percent-encoded 128-character user id in a path.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors the router raises before Nest sees the request still answer problem+json.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;

@@ -9,6 +9,7 @@ import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { QuotaModule } from './quota/quota.module.js';
 import { WorkspaceModule } from './workspace/workspace.module.js';
 
@@ -35,6 +36,7 @@ export class AppModule {
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         HealthModule,
+        MetricsModule,
         DaemonModule,
       ],
       providers: [

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { In } from 'typeorm';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { WorkspaceService } from '../workspace/workspace.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
@@ -66,6 +67,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly quota: QuotaService,
     private readonly workspaces: WorkspaceService,
     private readonly executor: CommandExecutor,
+    private readonly metrics: RunMetrics,
   ) {
     this.node = config.get('node', { infer: true });
     this.capacity = config.get('agents.maxConcurrent', { infer: true });
@@ -80,6 +82,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue.waiting().length;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -249,6 +255,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private launch(run: Run, runningEvent: RunEventView): void {
     this.events.publish(run.id, [runningEvent]);
+    this.metrics.runStarted(run.createdAt, run.startedAt!);
     this.events.track(run.id, run.lastSeq);
     const entry: ActiveRun = { run, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
@@ -341,6 +348,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         finishedAt,
       );
     });
-    if (event) this.events.publish(run.id, [event]);
+    if (event) {
+      this.events.publish(run.id, [event]);
+      this.metrics.runFinished(run.agent, ending.status, run.startedAt, finishedAt);
+    }
   }
 }

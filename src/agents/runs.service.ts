@@ -9,6 +9,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { DispatcherService } from './dispatcher.service.js';
@@ -45,6 +46,7 @@ export class RunsService {
     private readonly queue: RunQueue,
     private readonly dispatcher: DispatcherService,
     private readonly clock: Clock,
+    private readonly metrics: RunMetrics,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
@@ -103,6 +105,7 @@ export class RunsService {
       return { run, event };
     });
     this.events.publish(run.id, [event]);
+    this.metrics.runSubmitted(agent);
     this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
     return toRunView(run);
   }
@@ -170,6 +173,7 @@ export class RunsService {
     if (event) {
       this.queue.remove(runId);
       this.events.publish(runId, [event]);
+      this.metrics.runFinished(run.agent, run.status, null, run.finishedAt!);
     } else {
       this.dispatcher.cancelLocal(runId);
     }

@@ -9,6 +9,7 @@ import { AppConfigModule } from '../config/config.module.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DbCommand, DbMigrateCommand } from '../database/commands/db.command.js';
 import { DatabaseModule } from '../database/database.module.js';
+import { MetricsModule } from '../metrics/metrics.module.js';
 import { QuotaCommand, QuotaSetCommand, QuotaShowCommand, UsersCommand, UsersListCommand } from '../quota/commands/quota.command.js';
 import { QuotaModule } from '../quota/quota.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
@@ -36,6 +37,7 @@ export class CliModule {
         AppConfigModule.forRoot(config),
         ClockModule.forRoot(),
         DatabaseModule,
+        MetricsModule,
         AuthModule,
         WorkspaceModule,
         QuotaModule.forRoot({ http: false }),

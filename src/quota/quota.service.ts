@@ -7,6 +7,7 @@ import { Clock } from '../common/clock.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig, QuotaOverflow, Tier } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import { RunMetrics, type RejectionReason } from '../metrics/metrics.service.js';
 import { isTier, TIERS, type TierLimits } from './tiers.js';
 
 export interface QuotaLimits extends TierLimits {
@@ -45,8 +46,6 @@ export interface UserQuotaView extends QuotaSummary {
   createdAt: string;
   lastSeenAt: string;
 }
-
-export type RejectionReason = 'daily_limit' | 'queue_full' | 'concurrency_limit';
 
 /** Seconds a client is told to wait after `queue_full` or `concurrency_limit`: a run typically frees a slot by then. */
 const SLOT_RETRY_SECONDS = 5;
@@ -105,6 +104,7 @@ export class QuotaService {
     config: ConfigService<AppConfig, true>,
     private readonly database: DatabaseService,
     private readonly clock: Clock,
+    private readonly metrics: RunMetrics,
   ) {
     this.defaultTier = config.get('quota.defaultTier', { infer: true });
     this.overflow = config.get('quota.overflow', { infer: true });
@@ -286,9 +286,10 @@ export class QuotaService {
     };
   }
 
-  /** Every refusal passes here: one place to count them (the metrics module hooks in here). */
+  /** Every refusal passes here, and is counted here. */
   private refuse(reason: RejectionReason, detail: string, limit: number, used: number, retryAfterSeconds: number, extra: Record<string, unknown> = {}): ProblemError {
     this.logger.debug(`admission refused: ${reason} (${used}/${limit})`);
+    this.metrics.quotaRejected(reason);
     return new ProblemError(reason, detail, {
       extensions: { limit, used, ...extra },
       headers: { 'Retry-After': String(Math.max(1, retryAfterSeconds)) },
