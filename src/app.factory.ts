@@ -1,7 +1,9 @@
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppModule, type AppOptions } from './app.module.js';
 import { problemDocument } from './common/problem.js';
 import type { AppConfig } from './config/configuration.js';
@@ -11,18 +13,7 @@ import { DatabaseService } from './database/database.service.js';
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 const MAX_PARAM_LENGTH = 2048;
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-export function createLogger(config: AppConfig): ConsoleLogger {
-  const level = ({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', trace: 'verbose' } as const)[
-    config.log.level as 'info'
-  ];
-  return new ConsoleLogger('autocode', {
-    json: config.log.format === 'json',
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(level ?? 'log') + 1),
-  });
-}
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the HTTP application: Fastify, migrations applied, initialized. The
@@ -34,6 +25,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     return503OnClosing: true,
     // Room for a percent-encoded 128-character user id in a path.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // The request id of every log line of a request: the client's X-Request-Id when it is a sane token.
+    requestIdHeader: false,
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     // Errors the router raises before Nest sees the request still answer problem+json.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
@@ -46,11 +43,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
   // any other media type is refused with 415 instead of reaching validation as a string or a form.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
-    logger: createLogger(config),
+    bufferLogs: true,
     abortOnError: false,
     bodyParser: false,
   });
+  app.useLogger(app.get(Logger));
   await app.get(DatabaseService).runMigrations();
   await app.init();
   return app;

@@ -9,6 +9,7 @@ import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { QuotaModule } from './quota/quota.module.js';
 import { WorkspaceModule } from './workspace/workspace.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
+        LoggingModule.forRoot(config, 'server'),
         ClockModule.forRoot(options.clock),
         DatabaseModule,
         AuthModule,

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { CommanderError } from 'commander';
 import { CommandFactory } from 'nest-commander';
-import { createLogger } from './app.factory.js';
+import { Logger } from 'nestjs-pino';
 import { CliError } from './cli/output.js';
 import { CliModule } from './cli/cli.module.js';
 import { UsageErrors } from './cli/usage-errors.js';
@@ -30,10 +30,11 @@ async function main(): Promise<void> {
     throw error;
   });
   loadEnvFile();
-  const config = loadConfiguration();
+  const loaded = loadConfiguration();
+  // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
+  const config = { ...loaded, log: { ...loaded.log, level: process.env.LOG_LEVEL ? loaded.log.level : 'warn' } };
   const app = await CommandFactory.createWithoutRunning(CliModule.forRoot(config), {
     cliName: 'autocode',
-    logger: ['error', 'warn'],
     bufferLogs: true,
     enablePositionalOptions: true,
     serviceErrorHandler: (error) => fail(error),
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version';
     process.exit(benign ? 0 : EXIT_USAGE);
   });
-  app.useLogger(createLogger({ ...config, log: { ...config.log, level: 'warn' } }));
+  app.useLogger(app.get(Logger));
   if (!COMMANDS_WITHOUT_SCHEMA.has(process.argv[2] ?? '') && (await app.get(DatabaseService).dataSource.showMigrations())) {
     throw new CliError('the database schema is not current: run `autocode db migrate` (the server also applies it when it starts)');
   }

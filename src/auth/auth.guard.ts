@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { PinoLogger } from 'nestjs-pino';
 import { ProblemError } from '../common/problem.js';
 import { IS_PUBLIC_KEY, ROLES_KEY, type AuthUser } from './auth.decorators.js';
 import { InvalidTokenError, TokenService } from './token.service.js';
@@ -9,6 +10,8 @@ import { UsersService } from './users.service.js';
 interface AuthenticatedRequest {
   headers: Record<string, string | string[] | undefined>;
   user?: AuthUser;
+  params?: { id?: string };
+  routeOptions?: { url?: string };
 }
 
 /** The global guard: every route needs a valid bearer token unless it is `@Public()`. */
@@ -18,6 +21,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     private readonly users: UsersService,
+    private readonly log: PinoLogger,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -46,6 +50,8 @@ export class AuthGuard implements CanActivate {
     }
     await this.users.ensure(user);
     request.user = user;
+    const runId = request.routeOptions?.url?.startsWith('/api/v1/runs/:id') ? request.params?.id : undefined;
+    this.log.assign(runId ? { userId: user.id, runId } : { userId: user.id });
     const roles = this.reflector.getAllAndOverride<UserRole[] | undefined>(ROLES_KEY, targets);
     if (roles && !roles.includes(user.role)) {
       throw new ProblemError('forbidden', 'this route needs one of the roles: ' + roles.join(', '));

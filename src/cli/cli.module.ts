@@ -9,6 +9,7 @@ import { AppConfigModule } from '../config/config.module.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DbCommand, DbMigrateCommand } from '../database/commands/db.command.js';
 import { DatabaseModule } from '../database/database.module.js';
+import { LoggingModule } from '../logging/logging.module.js';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { QuotaCommand, QuotaSetCommand, QuotaShowCommand, UsersCommand, UsersListCommand } from '../quota/commands/quota.command.js';
 import { QuotaModule } from '../quota/quota.module.js';
@@ -35,6 +36,7 @@ export class CliModule {
       module: CliModule,
       imports: [
         AppConfigModule.forRoot(config),
+        LoggingModule.forRoot(config, 'cli'),
         ClockModule.forRoot(),
         DatabaseModule,
         MetricsModule,

@@ -29,13 +29,19 @@ export interface AppConfig {
     graceSeconds: number;
   };
   quota: { defaultTier: Tier; overflow: QuotaOverflow };
-  log: { level: string; format: 'json' | 'pretty' };
+  log: { level: string; format: 'json' | 'pretty'; file: string | null };
   health: { detailedPublic: boolean };
   /** The shutdown sequence: one overall deadline; `cancel` running agents at once, or let them `drain` until it. */
   shutdown: { timeoutSeconds: number; mode: 'cancel' | 'drain' };
   pidFile: string;
   /** Requests per minute per user (per client address before authentication); 0 turns the limit off. */
   rateLimit: { perMinute: number };
+  workspaces: {
+    /** URL schemes a workspace may be cloned from. */
+    repoSchemes: string[];
+    /** Hours a finished run's worktree is kept; 0 removes it as soon as the run has ended. */
+    worktreeRetentionHours: number;
+  };
 }
 
 const SECRET_FILE = 'jwt.secret';
@@ -111,10 +117,15 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
     log: {
       level: vars.LOG_LEVEL ?? 'info',
       format: (vars.LOG_FORMAT ?? (prettyDefault ? 'pretty' : 'json')) as 'json' | 'pretty',
+      file: vars.LOG_FILE ? resolve(vars.LOG_FILE) : null,
     },
     health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true' },
     rateLimit: { perMinute: vars.RATE_LIMIT_PER_MINUTE ?? 1200 },
     shutdown: { timeoutSeconds: vars.SHUTDOWN_TIMEOUT_SECONDS ?? 30, mode: (vars.SHUTDOWN_MODE ?? 'cancel') as 'cancel' | 'drain' },
     pidFile: vars.PID_FILE ? resolve(vars.PID_FILE) : join(dataDir, 'autocode.pid'),
+    workspaces: {
+      repoSchemes: [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'file,https').split(',').map((scheme) => scheme.trim()))],
+      worktreeRetentionHours: vars.WORKTREE_RETENTION_HOURS ?? 24,
+    },
   };
 }

@@ -13,6 +13,10 @@ import {
   validateSync,
 } from 'class-validator';
 
+/** The git URL schemes an operator may allow for cloning workspaces. `ext::` and other remote helpers are never among them. */
+export const REPO_SCHEMES = ['file', 'https', 'http', 'ssh', 'git'] as const;
+const WORKSPACE_REPO_SCHEMES_PATTERN = new RegExp(`^\\s*(${REPO_SCHEMES.join('|')})\\s*(,\\s*(${REPO_SCHEMES.join('|')})\\s*)*$`);
+
 /**
  * The environment the server reads, as API.md lists it. Every variable is
  * optional; defaults live in `configuration.ts`. A bad value stops the process
@@ -88,8 +92,17 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() @MinLength(1)
   PID_FILE?: string;
 
+  @IsOptional() @IsString() @MinLength(1)
+  LOG_FILE?: string;
+
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
   NODE_NAME?: string;
+
+  @IsOptional() @IsString() @Matches(WORKSPACE_REPO_SCHEMES_PATTERN, { message: `must be a comma-separated list of ${REPO_SCHEMES.join(', ')}` })
+  WORKSPACE_REPO_SCHEMES?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(24 * 365)
+  WORKTREE_RETENTION_HOURS?: number;
 }
 
 export class ConfigurationError extends Error {

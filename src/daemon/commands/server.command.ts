@@ -69,7 +69,9 @@ abstract class ServerCommandBase extends CommandRunner {
     const child = spawn(process.execPath, [process.argv[1]!, 'serve', '--host', host, '--port', String(port)], {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'json' },
+      // The server writes (and rotates) its log itself; its stdout and stderr go to the same file for anything
+      // printed outside the logger, such as a crash.
+      env: { ...process.env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'json', LOG_FILE: log },
     });
     closeSync(fd);
     child.unref();

@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
+import type { AppConfig } from '../config/configuration.js';
+import { openLogDestination, type LogDestination } from './log-destination.js';
+import { makeScrubber, urlPassword } from './redaction.js';
+
+export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
+
+function isQuiet(url: string | undefined): boolean {
+  const path = url?.split('?')[0];
+  return path === '/metrics' || (path?.startsWith('/health/') ?? false);
+}
+
+/**
+ * One logger for the server and the CLI: nestjs-pino, JSON lines with ISO
+ * timestamps, the request id on every line of a request (Fastify's, taken
+ * from `X-Request-Id` or made, see `createApp`), the user and run ids where known, no headers, tokens
+ * or secrets, and no request logs for health and metrics. JSON escapes
+ * control characters, so user input cannot forge a line.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(config: AppConfig, target: 'server' | 'cli'): DynamicModule {
+    const destination = openLogDestination(config, target);
+    const scrub = makeScrubber([config.auth.secret, config.database.type === 'postgres' ? urlPassword(config.database.url) : null]);
+    return {
+      module: LoggingModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: [
+            {
+              level: config.log.level,
+              timestamp: pino.stdTimeFunctions.isoTime,
+              base: { pid: process.pid, node: config.node },
+              formatters: { level: (label: string) => ({ level: label }) },
+              hooks: {
+                logMethod(args: unknown[], method) {
+                  method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg)) as Parameters<typeof method>);
+                },
+              },
+              redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.token', '*.password', '*.secret'], censor: '[redacted]' },
+              serializers: {
+                req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: scrub(request.url.split('?')[0] ?? '') }),
+                res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
+              },
+              // The middleware layer may have cut `url` down to its own mount path; `originalUrl` keeps the request's.
+              autoLogging: { ignore: (request: IncomingMessage & { originalUrl?: string }) => isQuiet(request.originalUrl ?? request.url) },
+              quietReqLogger: false,
+            },
+            destination.stream,
+          ],
+          assignResponse: true,
+          // Every route (the library's default pattern does not match under this Fastify adapter).
+          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+        }),
+      ],
+      providers: [{ provide: LOG_DESTINATION, useValue: destination satisfies LogDestination }],
+      exports: [LOG_DESTINATION],
+    };
+  }
+}
