@@ -6,7 +6,7 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
-    include: ['test/runs-lifecycle.e2e-spec.ts', 'test/daemon.e2e-spec.ts', 'test/quota.e2e-spec.ts', 'test/**/*.services-spec.ts'],
+    include: ['test/runs-lifecycle.e2e-spec.ts', 'test/daemon.e2e-spec.ts', 'test/quota.e2e-spec.ts', 'test/health.e2e-spec.ts', 'test/**/*.services-spec.ts'],
     env: { AUTOCODE_TEST_DB: 'postgres' },
   },
 });

@@ -44,7 +44,7 @@ describe('structured logs', () => {
     expect(submitted.status, submitted.text).toBe(202);
     requestIdEcho = submitted.headers.get('x-request-id');
     runId = submitted.json.id;
-    await waitForStatus({ request: (method, path, options) => request(url, method, path, options) } as never, token, runId, ['succeeded']);
+    await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, runId, ['succeeded']);
     await request(url, 'GET', `/api/v1/runs/${runId}`, { token });
     await request(url, 'GET', '/api/v1/runs', { headers: { authorization: `Bearer ${token}x` } });
     for (let i = 0; i < 3; i++) {

@@ -1,7 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Mutex } from 'async-mutex';
+import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { DataSource, type EntityManager } from 'typeorm';
+
+function inodeOf(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
 
 /** Arbitrary constant naming this application's migration lock in pg_advisory_lock. */
 const MIGRATION_LOCK_KEY = 7_214_903_118;
@@ -16,8 +26,12 @@ const MIGRATION_LOCK_KEY = 7_214_903_118;
 export class DatabaseService {
   private readonly sqliteWriter: Mutex | null;
 
+  private readonly sqliteFile: { path: string; inode: number | null } | null;
+
   constructor(@InjectDataSource() readonly dataSource: DataSource) {
-    this.sqliteWriter = dataSource.options.type === 'better-sqlite3' ? new Mutex() : null;
+    const sqlite = dataSource.options.type === 'better-sqlite3';
+    this.sqliteWriter = sqlite ? new Mutex() : null;
+    this.sqliteFile = sqlite ? { path: String(dataSource.options.database), inode: inodeOf(String(dataSource.options.database)) } : null;
   }
 
   get isPostgres(): boolean {
@@ -31,8 +45,24 @@ export class DatabaseService {
     return this.dataSource.transaction(work);
   }
 
+  /**
+   * The database answers a query that reads it. For SQLite, the file must
+   * also still be the one that was opened: a database file that vanished or
+   * was replaced (an unmounted volume) would otherwise keep answering from
+   * the open descriptor while nothing reaches the disk others see.
+   */
   async ping(): Promise<void> {
-    await this.dataSource.query('SELECT 1');
+    await this.dataSource.query('SELECT COUNT(*) FROM migrations');
+    if (this.sqliteFile) {
+      let inode: number;
+      try {
+        inode = (await stat(this.sqliteFile.path)).ino;
+      } catch {
+        throw new Error(`the database file ${this.sqliteFile.path} is gone`);
+      }
+      this.sqliteFile.inode ??= inode;
+      if (inode !== this.sqliteFile.inode) throw new Error(`the database file ${this.sqliteFile.path} was replaced`);
+    }
   }
 
   /**

@@ -1,26 +1,41 @@
-import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { Public } from '../auth/auth.decorators.js';
-import { DatabaseService } from '../database/database.service.js';
+import { InvalidTokenError, TokenService } from '../auth/token.service.js';
+import { ProblemError } from '../common/problem.js';
+import type { AppConfig } from '../config/configuration.js';
+import { VERSION } from '../metrics/version.js';
+import { HealthIndicators } from './health.indicators.js';
 
-const PROBE_TIMEOUT_MS = 2_000;
+type ComponentState = 'up' | 'down';
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
-}
-
-/** Liveness and readiness; the detailed report and Terminus indicators build on this. */
+/** Liveness, readiness (Terminus) and a detailed report for operators. */
 @Public()
 @SkipThrottle()
 @Controller('health')
 export class HealthController {
-  constructor(
-    private readonly database: DatabaseService,
-    private readonly dispatcher: DispatcherService,
-  ) {}
+  private readonly config: Pick<AppConfig, 'role' | 'node' | 'headlessMode' | 'health'>;
 
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicators,
+    private readonly dispatcher: DispatcherService,
+    private readonly tokens: TokenService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = {
+      role: config.get('role', { infer: true }),
+      node: config.get('node', { infer: true }),
+      headlessMode: config.get('headlessMode', { infer: true }),
+      health: config.get('health', { infer: true }),
+    };
+  }
+
+  /** The process can serve: no dependency is checked. */
   @Get('live')
   live(): { status: 'ok' } {
     return { status: 'ok' };
@@ -28,21 +43,60 @@ export class HealthController {
 
   @Get('ready')
   async ready(@Res() reply: FastifyReply): Promise<void> {
-    const info: Record<string, { status: 'up' | 'down'; message?: string }> = {};
-    try {
-      await withTimeout(this.database.ping(), PROBE_TIMEOUT_MS);
-      info.database = { status: 'up' };
-    } catch (error) {
-      info.database = { status: 'down', message: (error as Error).message };
-    }
-    info.draining = this.dispatcher.isDraining ? { status: 'down', message: 'the server is shutting down' } : { status: 'up' };
-    const down = Object.entries(info).filter(([, state]) => state.status === 'down');
-    const ok = down.length === 0;
-    await reply.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).send({
-      status: ok ? 'ok' : 'error',
-      info: Object.fromEntries(Object.entries(info).filter(([, s]) => s.status === 'up')),
-      error: Object.fromEntries(down),
-      details: info,
+    const { status, result } = await this.readiness();
+    await reply.status(status).send(result);
+  }
+
+  /** Version, uptime, role, node, each component's state and the run counts; admin token unless HEALTH_DETAILED_PUBLIC. */
+  @Get('detailed')
+  async detailed(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
+    if (!this.config.health.detailedPublic) await this.requireAdmin(authorization);
+    const { result } = await this.readiness();
+    const components = Object.fromEntries(
+      Object.entries(result.details).map(([name, { status, ...detail }]) => [name, { status: status as ComponentState, detail }]),
+    );
+    const down = Object.entries(components).filter(([, component]) => component.status !== 'up').map(([name]) => name);
+    // Draining alone is an orderly stop, not a fault.
+    const overall = down.length === 0 ? 'healthy' : down.every((name) => name === 'draining' || name === 'queue') ? 'degraded' : 'unhealthy';
+    await reply.status(overall === 'unhealthy' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK).send({
+      status: overall,
+      version: VERSION,
+      uptimeSeconds: Math.round(process.uptime()),
+      role: this.config.role,
+      node: this.config.node,
+      headlessMode: this.config.headlessMode,
+      activeRuns: this.dispatcher.activeCount,
+      queuedRuns: this.dispatcher.queuedCount,
+      components,
     });
+  }
+
+  private async readiness(): Promise<{ status: number; result: HealthCheckResult }> {
+    try {
+      const result = await this.health.check([
+        () => this.indicators.databaseAnswers(),
+        () => this.indicators.queue(),
+        () => this.indicators.disk(),
+        () => this.indicators.draining(),
+      ]);
+      return { status: HttpStatus.OK, result };
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        return { status: HttpStatus.SERVICE_UNAVAILABLE, result: error.getResponse() as HealthCheckResult };
+      }
+      throw error;
+    }
+  }
+
+  private async requireAdmin(authorization: string | undefined): Promise<void> {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (!token) throw new ProblemError('unauthorized', 'the detailed health report needs an admin token', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    try {
+      const user = await this.tokens.verify(token);
+      if (user.role !== 'admin') throw new ProblemError('forbidden', 'the detailed health report needs an admin token');
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new ProblemError('unauthorized', 'the bearer token is invalid or expired');
+      throw error;
+    }
   }
 }

@@ -180,7 +180,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 }
 
 /** Waits until the run reaches one of `statuses`; returns the run. */
-export async function waitForStatus(server: TestServer, token: string, runId: string, statuses: string[], timeoutMs = 20_000): Promise<TestResponse['json']> {
+export async function waitForStatus(server: Pick<TestServer, 'request'>, token: string, runId: string, statuses: string[], timeoutMs = 20_000): Promise<TestResponse['json']> {
   return waitFor(
     async () => {
       const response = await server.request('GET', `/api/v1/runs/${runId}`, { token });

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { statfs, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DispatcherService } from '../agents/dispatcher.service.js';
+import type { AppConfig } from '../config/configuration.js';
+import { DatabaseService } from '../database/database.service.js';
+
+/** Longest a single probe may take before it counts as down. */
+export const PROBE_TIMEOUT_MS = 2_000;
+/** The dispatcher loop ticks every second; this long without a tick means it is stuck. */
+const LOOP_STALE_MS = 10_000;
+
+/**
+ * What readiness checks, each probe real and time-boxed: the database
+ * answers a query, the dispatcher loop is turning, the data directory has
+ * room and can be written, and the server is not shutting down.
+ */
+@Injectable()
+export class HealthIndicators {
+  private readonly dataDir: string;
+  private readonly minFreeBytes: number;
+
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly database: DatabaseService,
+    private readonly dispatcher: DispatcherService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.dataDir = config.get('dataDir', { infer: true });
+    this.minFreeBytes = config.get('health.minFreeMb', { infer: true }) * 1024 * 1024;
+  }
+
+  databaseAnswers() {
+    return this.indicators
+      .check('database')
+      .attempt(async () => {
+        await this.database.ping();
+        return { driver: this.database.isPostgres ? 'postgres' : 'sqlite' };
+      })
+      .withTimeout(PROBE_TIMEOUT_MS);
+  }
+
+  queue() {
+    const session = this.indicators.check('queue');
+    const { runsAgents, lastTickAt } = this.dispatcher.loop;
+    if (!runsAgents) return session.up({ detail: 'this node runs no agents (ROLE=api)', queued: this.dispatcher.queuedCount });
+    const age = Date.now() - lastTickAt;
+    return age <= LOOP_STALE_MS
+      ? session.up({ adapter: 'in-process', lastTickMsAgo: age, active: this.dispatcher.activeCount, queued: this.dispatcher.queuedCount })
+      : session.down({ message: `the dispatcher loop has not run for ${Math.round(age / 1000)} s` });
+  }
+
+  disk() {
+    return this.indicators
+      .check('disk')
+      .attempt(async () => {
+        const stats = await statfs(this.dataDir);
+        const free = stats.bavail * stats.bsize;
+        if (free < this.minFreeBytes) {
+          throw new Error(`${Math.floor(free / 1048576)} MB free under DATA_DIR, below HEALTH_MIN_FREE_MB (${this.minFreeBytes / 1048576})`);
+        }
+        const probe = join(this.dataDir, `.health-probe-${process.pid}`);
+        await writeFile(probe, 'ok');
+        await unlink(probe);
+        return { freeMb: Math.floor(free / 1048576) };
+      })
+      .withTimeout(PROBE_TIMEOUT_MS);
+  }
+
+  draining() {
+    const session = this.indicators.check('draining');
+    return this.dispatcher.isDraining ? session.down({ message: 'the server is shutting down' }) : session.up();
+  }
+}
