@@ -8,6 +8,7 @@ import { AppModule, type AppOptions } from './app.module.js';
 import { problemDocument } from './common/problem.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
+import { serveOpenApi } from './openapi.js';
 
 /** Largest request body accepted (a 100,000-character prompt fits with room to spare). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -53,6 +54,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  serveOpenApi(app);
   await app.get(DatabaseService).runMigrations();
   await app.init();
   return app;

@@ -1,11 +1,19 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 import type { UserRole } from './user.entity.js';
 
 export const IS_PUBLIC_KEY = 'autocode:isPublic';
 export const ROLES_KEY = 'autocode:roles';
 
-/** Marks a route or controller as reachable without a token. Everything else is denied by default. */
-export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC_KEY, true);
+/** Marks public operations in the OpenAPI document; `buildOpenApiDocument` turns it into `security: []`. */
+export const PUBLIC_OPERATION_EXTENSION = 'x-autocode-public';
+
+/**
+ * Marks a route or controller as reachable without a token, for the guard and
+ * in the OpenAPI document alike. Everything else is denied by default.
+ */
+export const Public = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(IS_PUBLIC_KEY, true), ApiExtension(PUBLIC_OPERATION_EXTENSION, true));
 
 /** Restricts a route or controller to the given roles (403 for the others). */
 export const Roles = (...roles: UserRole[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES_KEY, roles);

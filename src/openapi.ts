@@ -1,0 +1,35 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { PUBLIC_OPERATION_EXTENSION } from './auth/auth.decorators.js';
+import { VERSION } from './metrics/version.js';
+
+/** The OpenAPI 3 document of the API, from the controllers and the DTO metadata the build's swagger plugin wrote. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Auto Code Server')
+    .setDescription(
+      'Run autonomous coding agents headless. Every route needs `Authorization: Bearer <JWT>` unless it says otherwise; ' +
+        'errors are application/problem+json with a stable `code`.',
+    )
+    .setVersion(VERSION)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .addSecurityRequirements('bearer')
+    .build();
+  const document = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
+  });
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item) as Record<string, unknown>[]) {
+      if (operation && typeof operation === 'object' && PUBLIC_OPERATION_EXTENSION in operation) {
+        delete operation[PUBLIC_OPERATION_EXTENSION];
+        operation.security = [];
+      }
+    }
+  }
+  return document;
+}
+
+/** Serves the document at /api/openapi.json and Swagger UI at /api/docs, both public. */
+export function serveOpenApi(app: INestApplication): void {
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/openapi.json', raw: ['json'] });
+}
