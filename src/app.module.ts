@@ -12,7 +12,7 @@ import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { QuotaModule } from './quota/quota.module.js';
-import { WorkspaceModule } from './workspace/workspace.module.js';
+import { WorkspaceHttpModule, WorkspaceModule } from './workspace/workspace.module.js';
 
 export interface AppOptions {
   /** Time source for date-dependent decisions; the system clock unless a test injects one. */
@@ -35,6 +35,7 @@ export class AppModule {
         AuthModule,
         HttpAuthModule,
         WorkspaceModule,
+        ...(servesApi ? [WorkspaceHttpModule] : []),
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         HealthModule,

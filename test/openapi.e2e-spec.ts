@@ -21,7 +21,7 @@ describe('OpenAPI document', () => {
       let output = '';
       child.stdout.on('data', (chunk) => (output += chunk));
       const port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1], 30_000, 'the server');
-      const served = await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json();
+      const served = (await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json()) as Record<string, any>;
       const committed = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8'));
       expect(served, 'openapi.json is stale: run `npm run openapi`').toEqual(committed);
       expect(served.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });

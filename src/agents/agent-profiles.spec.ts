@@ -26,7 +26,71 @@ describe('agent profiles', () => {
     expect(catalog.profiles.get('mine')).toMatchObject({ executor: 'command', output: 'jsonl', env: ['MY_KEY'] });
     const json = join(dir, 'agents.json');
     writeFileSync(json, JSON.stringify({ agents: { other: { command: ['x'] } } }));
-    expect((await loadAgentCatalog(json)).profiles.get('other')?.output).toBe('text');
+    expect((await loadAgentCatalog(json)).profiles.get('other')).toMatchObject({ executor: 'command', output: 'text' });
+  });
+
+  it('reads claude profiles with their defaults, and says in each description which credential they need', async () => {
+    const file = join(dir, 'claude.yaml');
+    writeFileSync(
+      file,
+      [
+        'agents:',
+        '  reviewer:',
+        '    executor: claude',
+        '    description: Reviews pull requests',
+        '    model: claude-sonnet-4-5',
+        '    maxTurns: 7',
+        '    allowedTools: [Read, "Bash(git diff:*)"]',
+        '    disallowedTools: [WebFetch]',
+        '    permissionMode: plan',
+        '    appendSystemPrompt: Be brief.',
+        '    env: [GITHUB_TOKEN]',
+        '  bare:',
+        '    executor: claude',
+      ].join('\n'),
+    );
+    const catalog = await loadAgentCatalog(file);
+    expect(catalog.profiles.get('reviewer')).toEqual({
+      name: 'reviewer',
+      executor: 'claude',
+      description: 'Reviews pull requests (needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN)',
+      model: 'claude-sonnet-4-5',
+      maxTurns: 7,
+      allowedTools: ['Read', 'Bash(git diff:*)'],
+      disallowedTools: ['WebFetch'],
+      permissionMode: 'plan',
+      appendSystemPrompt: 'Be brief.',
+      env: ['GITHUB_TOKEN'],
+      timeoutSeconds: null,
+    });
+    expect(catalog.profiles.get('bare')).toMatchObject({
+      executor: 'claude',
+      description: 'Claude Agent SDK (needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN)',
+      maxTurns: null,
+      allowedTools: null,
+      disallowedTools: [],
+      permissionMode: 'acceptEdits',
+      appendSystemPrompt: null,
+      model: null,
+    });
+  });
+
+  it('offers claude as the default and the spec pipeline roles as claude profiles with their own prompts', async () => {
+    const catalog = await loadAgentCatalog(null);
+    expect(catalog.defaultAgent).toBe('claude');
+    for (const name of ['claude', 'planner', 'coder', 'qa_reviewer', 'qa_fixer']) {
+      const profile = catalog.profiles.get(name);
+      expect(profile?.executor, name).toBe('claude');
+      expect(profile?.description, name).toMatch(/needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN/);
+    }
+    const prompt = (name: string): string => {
+      const profile = catalog.profiles.get(name);
+      return profile?.executor === 'claude' ? (profile.appendSystemPrompt ?? '') : '';
+    };
+    expect(prompt('planner')).toMatch(/implementation_plan\.json in the spec folder/);
+    expect(prompt('coder')).toMatch(/Implement implementation_plan\.json/);
+    expect(prompt('qa_reviewer')).toMatch(/qa_report\.md in the spec folder/);
+    expect(prompt('qa_fixer')).toMatch(/Fix every issue that qa_report\.md/);
   });
 
   it.each([
@@ -35,7 +99,15 @@ describe('agent profiles', () => {
     ['agents: {a: {command: [x], output: xml}}', /agents\.a\.output must be one of/],
     ['agents: {a: {command: [x], env: [JWT_SECRET]}}', /must not pass the server's secret JWT_SECRET/],
     ['agents: {a: {command: [x], shell: true}}', /agents\.a\.shell is not a known profile field/],
-    ['agents: {a: {executor: claude}}', /agents\.a\.executor "claude" is not available/],
+    ['agents: {a: {executor: docker}}', /agents\.a\.executor "docker" is not an executor; use "command" or "claude"/],
+    ['agents: {a: {executor: claude, command: [x]}}', /agents\.a\.command is a field of "command" profiles, not "claude" ones/],
+    ['agents: {a: {command: [x], maxTurns: 3}}', /agents\.a\.maxTurns is a field of "claude" profiles, not "command" ones/],
+    ['agents: {a: {executor: claude, maxTurns: 0}}', /agents\.a\.maxTurns must be a positive whole number/],
+    ['agents: {a: {executor: claude, allowedTools: Bash}}', /agents\.a\.allowedTools must be a list of tool names/],
+    ['agents: {a: {executor: claude, disallowedTools: [""]}}', /agents\.a\.disallowedTools must be a list of tool names/],
+    ['agents: {a: {executor: claude, permissionMode: yolo}}', /agents\.a\.permissionMode must be one of default, acceptEdits/],
+    ['agents: {a: {executor: claude, appendSystemPrompt: 3}}', /agents\.a\.appendSystemPrompt must be a string/],
+    ['agents: {a: {executor: claude, env: [DATABASE_URL]}}', /must not pass the server's secret DATABASE_URL/],
     ['agents: {"../x": {command: [x]}}', /is not a valid name/],
     ['default: nope\nagents: {a: {command: [x]}}', /default names "nope"/],
     ['agents: [1]', /agents must be a mapping/],

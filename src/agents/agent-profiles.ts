@@ -4,18 +4,44 @@ import { parse as parseYaml } from 'yaml';
 
 export type OutputFormat = 'text' | 'jsonl' | 'claude-stream-json';
 
-export interface AgentProfile {
+/** Claude Code permission modes a profile may choose; `acceptEdits` by default. `bypassPermissions` refuses to run as root. */
+export const CLAUDE_PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'bypassPermissions'] as const;
+export type ClaudePermissionMode = (typeof CLAUDE_PERMISSION_MODES)[number];
+
+/** Server variables the `claude` executor needs, one of them at least; it passes them (and `ANTHROPIC_BASE_URL`) to the agent. */
+export const CLAUDE_CREDENTIALS = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;
+
+interface ProfileBase {
   name: string;
-  executor: 'command';
   description: string;
-  /** argv template; `{prompt}`, `{model}` and `{runId}` are replaced inside an element, never split. */
-  command: string[];
-  output: OutputFormat;
   /** Names of server environment variables passed through to the agent. */
   env: string[];
   timeoutSeconds: number | null;
   model: string | null;
 }
+
+/** Any CLI agent, started from an argv template without a shell. */
+export interface CommandProfile extends ProfileBase {
+  executor: 'command';
+  /** argv template; `{prompt}`, `{model}` and `{runId}` are replaced inside an element, never split. */
+  command: string[];
+  output: OutputFormat;
+}
+
+/** Claude Code through the Claude Agent SDK. */
+export interface ClaudeProfile extends ProfileBase {
+  executor: 'claude';
+  maxTurns: number | null;
+  /** Tools that run without asking (no one answers permission prompts on a server); null: Claude Code's own rules. */
+  allowedTools: string[] | null;
+  /** Tools removed from the model's context. */
+  disallowedTools: string[];
+  permissionMode: ClaudePermissionMode;
+  /** Appended to Claude Code's own system prompt. */
+  appendSystemPrompt: string | null;
+}
+
+export type AgentProfile = CommandProfile | ClaudeProfile;
 
 export interface AgentCatalog {
   defaultAgent: string;
@@ -26,13 +52,95 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OUTPUTS: OutputFormat[] = ['text', 'jsonl', 'claude-stream-json'];
 const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL']);
+const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model'];
+const FIELDS: Record<AgentProfile['executor'], Set<string>> = {
+  command: new Set([...COMMON_FIELDS, 'command', 'output']),
+  claude: new Set([...COMMON_FIELDS, 'maxTurns', 'allowedTools', 'disallowedTools', 'permissionMode', 'appendSystemPrompt']),
+};
+const MAX_APPENDED_PROMPT = 20_000;
 
-/** Profiles every server offers; an `AGENTS_FILE` adds to them or replaces one by name. */
+const CLAUDE_NEEDS = `needs ${CLAUDE_CREDENTIALS.join(' or ')}`;
+
+/** A `claude` profile's description always says which credential it needs, whoever wrote the rest. */
+function claudeDescription(description: string | undefined): string {
+  return `${description ?? 'Claude Agent SDK'} (${CLAUDE_NEEDS})`;
+}
+
+const CODE_TOOLS = ['Read', 'Write', 'Edit', 'Bash', 'Glob', 'Grep'];
+const READ_TOOLS = ['Read', 'Glob', 'Grep'];
+
+const SPEC_FOLDER =
+  'The prompt is a spec: the content of the spec.md of one folder under .auto-claude/specs/ in this workspace, ' +
+  'its spec folder. Find that folder first.';
+
+function claudeProfile(name: string, description: string, fields: Partial<ClaudeProfile>): ClaudeProfile {
+  return {
+    name,
+    executor: 'claude',
+    description: claudeDescription(description),
+    env: [],
+    timeoutSeconds: null,
+    model: null,
+    maxTurns: 50,
+    allowedTools: CODE_TOOLS,
+    disallowedTools: [],
+    permissionMode: 'acceptEdits',
+    appendSystemPrompt: null,
+    ...fields,
+  };
+}
+
+/** Profiles every server offers; an `AGENTS_FILE` adds to them or replaces one by name. The first is the default. */
 export const BUILT_IN_PROFILES: AgentProfile[] = [
+  claudeProfile('claude', 'Claude Code through the Claude Agent SDK, in the run\'s workspace', {}),
+  claudeProfile('planner', 'Reads a spec and writes implementation_plan.json in its spec folder', {
+    maxTurns: 40,
+    allowedTools: [...READ_TOOLS, 'Write'],
+    appendSystemPrompt: [
+      'You are the planner of a spec-driven pipeline. Plan; do not implement.',
+      SPEC_FOLDER,
+      'Read the spec and the code it concerns. Then write implementation_plan.json in the spec folder: ' +
+        '{"spec": <spec folder name>, "summary": <one paragraph>, "phases": [{"name", "subtasks": [{"id", "description", ' +
+        '"files": [<paths to create or change>], "verification": <a command or check that proves it done>, "status": "pending"}]}]}. ' +
+        'Subtasks are small, ordered, and each verifiable on its own.',
+      'Write no file other than implementation_plan.json.',
+    ].join('\n'),
+  }),
+  claudeProfile('coder', 'Implements the implementation_plan.json of a spec', {
+    maxTurns: 150,
+    appendSystemPrompt: [
+      'You are the coder of a spec-driven pipeline.',
+      SPEC_FOLDER,
+      'Implement implementation_plan.json from that folder, subtask by subtask and in order: make the change, run its ' +
+        'verification, and set the subtask\'s "status" to "completed" in the plan only when the verification passes.',
+      'Follow the conventions of the code around you; run the project\'s tests before you finish, and say what is left if anything is.',
+    ].join('\n'),
+  }),
+  claudeProfile('qa_reviewer', 'Reviews the work against its spec and writes qa_report.md in the spec folder', {
+    maxTurns: 60,
+    allowedTools: [...READ_TOOLS, 'Bash', 'Write'],
+    appendSystemPrompt: [
+      'You are the QA reviewer of a spec-driven pipeline. Review; do not fix.',
+      SPEC_FOLDER,
+      'Check the implementation against every requirement of the spec and its implementation_plan.json: read the changed ' +
+        'code, run the tests and any verification the plan names.',
+      'Write qa_report.md in the spec folder: a first line "Status: approved" or "Status: rejected", then a numbered list of ' +
+        'issues, each with the file (and line), what is wrong and what the spec expects. Change no other file.',
+    ].join('\n'),
+  }),
+  claudeProfile('qa_fixer', 'Fixes the issues that qa_report.md lists', {
+    maxTurns: 100,
+    appendSystemPrompt: [
+      'You are the QA fixer of a spec-driven pipeline.',
+      SPEC_FOLDER,
+      'Fix every issue that qa_report.md in the spec folder lists, and nothing else. Run the tests after your fixes, then ' +
+        'append a "Fixes" section to qa_report.md saying, for each issue by number, what you changed.',
+    ].join('\n'),
+  }),
   {
     name: 'claude-code',
     executor: 'command',
-    description: 'Claude Code CLI in print mode, streaming its JSON events',
+    description: `Claude Code CLI in print mode, streaming its JSON events (${CLAUDE_NEEDS})`,
     command: ['claude', '-p', '{prompt}', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'],
     output: 'claude-stream-json',
     env: ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
@@ -42,7 +150,7 @@ export const BUILT_IN_PROFILES: AgentProfile[] = [
   {
     name: 'codex',
     executor: 'command',
-    description: 'OpenAI Codex CLI, non-interactive, JSON lines',
+    description: 'OpenAI Codex CLI, non-interactive, JSON lines (needs OPENAI_API_KEY)',
     command: ['codex', 'exec', '--json', '{prompt}'],
     output: 'jsonl',
     env: ['OPENAI_API_KEY'],
@@ -59,31 +167,30 @@ function fail(where: string, message: string): never {
   throw new AgentProfilesError(`Invalid configuration: AGENTS_FILE ${where} ${message}`);
 }
 
+function isStringList(value: unknown, item: RegExp): value is string[] {
+  return Array.isArray(value) && value.every((entry) => typeof entry === 'string' && item.test(entry));
+}
+
+/** A tool name or permission rule: `Bash`, `Bash(git diff:*)`, `mcp__server__tool`. */
+const TOOL = /^[^\s\p{Cc}][^\p{Cc}]{0,199}$/u;
+
 function parseProfile(name: string, raw: unknown, file: string): AgentProfile {
   const where = `${file}: agents.${name}`;
   if (!NAME.test(name)) fail(where, 'is not a valid name (letters, digits, ".", "_", "-"; at most 64)');
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'must be a mapping');
   const profile = raw as Record<string, unknown>;
-  const known = new Set(['executor', 'description', 'command', 'output', 'env', 'timeoutSeconds', 'model']);
-  for (const key of Object.keys(profile)) {
-    if (!known.has(key)) fail(`${where}.${key}`, 'is not a known profile field');
-  }
   const executor = profile.executor ?? 'command';
-  if (executor !== 'command') {
-    fail(`${where}.executor`, `"${String(executor)}" is not available; this server runs the "command" executor`);
+  if (executor !== 'command' && executor !== 'claude') {
+    fail(`${where}.executor`, `"${String(executor)}" is not an executor; use "command" or "claude"`);
   }
-  const command = profile.command;
-  if (!Array.isArray(command) || command.length === 0 || !command.every((arg) => typeof arg === 'string')) {
-    fail(`${where}.command`, 'must be a non-empty list of strings (an argv; no shell is used)');
+  for (const key of Object.keys(profile)) {
+    if (FIELDS[executor].has(key)) continue;
+    const other = executor === 'command' ? 'claude' : 'command';
+    fail(`${where}.${key}`, FIELDS[other].has(key) ? `is a field of "${other}" profiles, not "${executor}" ones` : 'is not a known profile field');
   }
-  if ((command[0] as string).length === 0) fail(`${where}.command[0]`, 'must name a program');
-  const output = profile.output ?? 'text';
-  if (!OUTPUTS.includes(output as OutputFormat)) fail(`${where}.output`, `must be one of ${OUTPUTS.join(', ')}`);
   const env = profile.env ?? [];
-  if (!Array.isArray(env) || !env.every((v) => typeof v === 'string' && ENV_NAME.test(v))) {
-    fail(`${where}.env`, 'must be a list of environment variable names');
-  }
-  for (const variable of env as string[]) {
+  if (!isStringList(env, ENV_NAME)) fail(`${where}.env`, 'must be a list of environment variable names');
+  for (const variable of env) {
     if (FORBIDDEN_ENV.has(variable)) fail(`${where}.env`, `must not pass the server's secret ${variable} to an agent`);
   }
   const timeout = profile.timeoutSeconds;
@@ -96,15 +203,49 @@ function parseProfile(name: string, raw: unknown, file: string): AgentProfile {
   }
   const description = profile.description;
   if (description !== undefined && typeof description !== 'string') fail(`${where}.description`, 'must be a string');
+  const base = { name, env, timeoutSeconds: (timeout as number | undefined) ?? null, model: (model as string | undefined) ?? null };
+  return executor === 'command'
+    ? { ...base, ...parseCommandFields(where, profile), description: (description as string | undefined) ?? `${String((profile.command as string[])[0])} (command)` }
+    : { ...base, ...parseClaudeFields(where, profile), description: claudeDescription(description as string | undefined) };
+}
+
+function parseCommandFields(where: string, profile: Record<string, unknown>): Pick<CommandProfile, 'executor' | 'command' | 'output'> {
+  const command = profile.command;
+  if (!Array.isArray(command) || command.length === 0 || !command.every((arg) => typeof arg === 'string')) {
+    fail(`${where}.command`, 'must be a non-empty list of strings (an argv; no shell is used)');
+  }
+  if ((command[0] as string).length === 0) fail(`${where}.command[0]`, 'must name a program');
+  const output = profile.output ?? 'text';
+  if (!OUTPUTS.includes(output as OutputFormat)) fail(`${where}.output`, `must be one of ${OUTPUTS.join(', ')}`);
+  return { executor: 'command', command: command as string[], output: output as OutputFormat };
+}
+
+function parseClaudeFields(
+  where: string,
+  profile: Record<string, unknown>,
+): Pick<ClaudeProfile, 'executor' | 'maxTurns' | 'allowedTools' | 'disallowedTools' | 'permissionMode' | 'appendSystemPrompt'> {
+  const { maxTurns, allowedTools, disallowedTools = [], permissionMode = 'acceptEdits', appendSystemPrompt } = profile;
+  if (maxTurns !== undefined && (!Number.isInteger(maxTurns) || (maxTurns as number) < 1)) {
+    fail(`${where}.maxTurns`, 'must be a positive whole number');
+  }
+  if (allowedTools !== undefined && !isStringList(allowedTools, TOOL)) fail(`${where}.allowedTools`, 'must be a list of tool names');
+  if (!isStringList(disallowedTools, TOOL)) fail(`${where}.disallowedTools`, 'must be a list of tool names');
+  if (!CLAUDE_PERMISSION_MODES.includes(permissionMode as ClaudePermissionMode)) {
+    fail(`${where}.permissionMode`, `must be one of ${CLAUDE_PERMISSION_MODES.join(', ')}`);
+  }
+  if (
+    appendSystemPrompt !== undefined &&
+    (typeof appendSystemPrompt !== 'string' || appendSystemPrompt.length === 0 || appendSystemPrompt.length > MAX_APPENDED_PROMPT)
+  ) {
+    fail(`${where}.appendSystemPrompt`, `must be a string of 1 to ${MAX_APPENDED_PROMPT} characters`);
+  }
   return {
-    name,
-    executor: 'command',
-    description: (description as string | undefined) ?? `${(command as string[])[0]} (command)`,
-    command: command as string[],
-    output: output as OutputFormat,
-    env: env as string[],
-    timeoutSeconds: (timeout as number | undefined) ?? null,
-    model: (model as string | undefined) ?? null,
+    executor: 'claude',
+    maxTurns: (maxTurns as number | undefined) ?? null,
+    allowedTools: (allowedTools as string[] | undefined) ?? null,
+    disallowedTools: disallowedTools as string[],
+    permissionMode: permissionMode as ClaudePermissionMode,
+    appendSystemPrompt: (appendSystemPrompt as string | undefined) ?? null,
   };
 }
 

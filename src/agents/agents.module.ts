@@ -6,11 +6,15 @@ import { RUNS_AGENTS } from './agents.tokens.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { Run } from './entities/run.entity.js';
 import { RunEvent } from './entities/run-event.entity.js';
+import { ClaudeExecutor } from './executors/claude.executor.js';
 import { CommandExecutor } from './executors/command.executor.js';
+import { Executor } from './executors/executor.js';
+import { RoutingExecutor } from './executors/routing.executor.js';
 import { RunEventsService } from './run-events.service.js';
 import { LocalRunQueue, RunQueue } from './run-queue.js';
 import { AdminRunsController, AgentsController, RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
+import { SeedCompatController } from './seed-compat.controller.js';
 
 export interface AgentsModuleOptions {
   /** Start the dispatcher in this process (the server with ROLE all or worker). */
@@ -26,7 +30,7 @@ export class AgentsModule {
       module: AgentsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Run, RunEvent]), WorkspaceModule],
-      controllers: options.http ? [RunsController, AdminRunsController, AgentsController] : [],
+      controllers: options.http ? [RunsController, AdminRunsController, AgentsController, SeedCompatController] : [],
       providers: [
         { provide: RUNS_AGENTS, useValue: options.runsAgents },
         { provide: RunQueue, useClass: LocalRunQueue },
@@ -35,6 +39,8 @@ export class AgentsModule {
         RunsService,
         DispatcherService,
         CommandExecutor,
+        ClaudeExecutor,
+        { provide: Executor, useClass: RoutingExecutor },
       ],
       exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService],
     };

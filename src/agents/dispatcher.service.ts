@@ -1,15 +1,16 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { In } from 'typeorm';
+import { In, IsNull, LessThanOrEqual, Not } from 'typeorm';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { WorkspaceService } from '../workspace/workspace.service.js';
+import { WorktreesService } from '../workspace/worktrees.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
-import { CommandExecutor, type Execution, type ExecutionOutcome } from './executors/command.executor.js';
+import { Executor, type Execution, type ExecutionOutcome } from './executors/executor.js';
 import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
 import { RunEventsService, type RunEventView } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
@@ -17,6 +18,8 @@ import { RunQueue, type QueuedRun } from './run-queue.js';
 /** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
 const TICK_MS = 1_000;
 const SWEEP_LIMIT = 100;
+/** How often expired worktrees are looked for (and once at boot). */
+const WORKTREE_SWEEP_MS = 60_000;
 
 type StopStatus = 'cancelled' | 'timed_out';
 
@@ -56,6 +59,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private pumping = false;
   private pumpAgain = false;
   private ticker: NodeJS.Timeout | null = null;
+  private readonly worktreeRetentionMs: number;
+  private worktreeSweep: Promise<void> | null = null;
+  private lastWorktreeSweepAt = 0;
+  private lastTickAt = 0;
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -66,7 +73,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly profiles: AgentProfilesService,
     private readonly quota: QuotaService,
     private readonly workspaces: WorkspaceService,
-    private readonly executor: CommandExecutor,
+    private readonly worktrees: WorktreesService,
+    private readonly executor: Executor,
     private readonly metrics: RunMetrics,
   ) {
     this.node = config.get('node', { infer: true });
@@ -74,6 +82,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
     this.isSqlite = config.get('database.type', { infer: true }) === 'sqlite';
     this.shutdown = config.get('shutdown', { infer: true });
+    this.worktreeRetentionMs = config.get('workspaces.worktreeRetentionHours', { infer: true }) * 3_600_000;
   }
 
   get isDraining(): boolean {
@@ -92,6 +101,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (!this.runsAgents) return;
     await this.recover();
     this.queue.onEnqueue(() => this.pump());
+    this.lastTickAt = Date.now();
     this.ticker = setInterval(() => void this.tick(), TICK_MS);
     this.ticker.unref();
     this.pump();
@@ -123,6 +133,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     for (const entry of this.active.values()) this.stop(entry, 'cancelled', 'server_shutdown');
     if (!(await this.settleActive(this.shutdownDeadline - Date.now()))) this.forceStop();
     await this.settleActive(2_000);
+    // A worktree half-removed when the database closes would be swept again, but why leave it so.
+    await this.worktreeSweep;
     await this.events.flush();
     this.events.endStreams();
   }
@@ -162,17 +174,23 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const runs = this.database.dataSource.getRepository(Run);
     const stale = await runs.find({ where: this.isSqlite ? { status: 'running' } : { status: 'running', node: this.node } });
     for (const run of stale) {
-      if (run.pgid !== null && run.pgidStartedAt !== null && (await processStartTime(run.pgid)) === run.pgidStartedAt) {
-        this.logger.warn(`killing agent process group ${run.pgid} left by run ${run.id}`);
-        await terminateGroup(run.pgid, this.graceMs);
-      }
+      const leaderAlive = run.pgid !== null && run.pgidStartedAt !== null && (await processStartTime(run.pgid)) === run.pgidStartedAt;
+      this.logger.warn(`ending what is left of run ${run.id}${leaderAlive ? ` (process group ${run.pgid})` : ''}`);
+      await terminateGroup(leaderAlive ? run.pgid : null, this.graceMs, run.id);
       await this.finish(run, { status: 'interrupted', reason: 'node_restarted', exitCode: null, error: { code: 'interrupted', message: 'the server stopped while the run was running' }, result: null });
     }
     if (stale.length > 0) this.logger.warn(`marked ${stale.length} run(s) interrupted after an unclean stop`);
     await this.sweep();
+    this.sweepWorktrees();
+  }
+
+  /** Whether this process runs agents, and when its loop last came round (health). */
+  get loop(): { runsAgents: boolean; lastTickAt: number } {
+    return { runsAgents: this.runsAgents, lastTickAt: this.lastTickAt };
   }
 
   private async tick(): Promise<void> {
+    this.lastTickAt = Date.now();
     try {
       if (this.active.size > 0) {
         const requested = await this.database.dataSource.getRepository(Run).find({
@@ -182,6 +200,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         for (const { id } of requested) this.cancelLocal(id);
       }
       if (this.active.size < this.capacity) await this.sweep();
+      this.sweepWorktrees();
     } catch (error) {
       this.logger.error(`dispatcher tick failed: ${(error as Error).message}`);
     }
@@ -197,6 +216,39 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     });
     for (const run of queued) {
       if (!this.queue.has(run.id)) this.queue.enqueue({ id: run.id, userId: run.userId, createdAt: run.createdAt });
+    }
+  }
+
+  /** Starts a sweep of expired worktrees unless one ran within the last minute or is still going. */
+  private sweepWorktrees(): void {
+    if (this.worktreeSweep || Date.now() - this.lastWorktreeSweepAt < WORKTREE_SWEEP_MS) return;
+    this.lastWorktreeSweepAt = Date.now();
+    this.worktreeSweep = this.removeExpiredWorktrees()
+      .catch((error: Error) => this.logger.error(`worktree sweep failed: ${error.message}`))
+      .finally(() => (this.worktreeSweep = null));
+  }
+
+  /**
+   * Removes the worktrees of this node's runs that finished more than
+   * WORKTREE_RETENTION_HOURS ago (on SQLite, of every run), a batch per sweep.
+   * Their branches, and their diffs in the database, stay.
+   */
+  private async removeExpiredWorktrees(): Promise<void> {
+    const runs = this.database.dataSource.getRepository(Run);
+    const cutoff = new Date(Date.now() - this.worktreeRetentionMs).toISOString();
+    const expired = await runs.find({
+      where: { baseCommit: Not(IsNull()), worktreeRemovedAt: IsNull(), finishedAt: LessThanOrEqual(cutoff), ...(this.isSqlite ? {} : { node: this.node }) },
+      select: { id: true, userId: true, workspace: true },
+      order: { finishedAt: 'ASC' },
+      take: SWEEP_LIMIT,
+    });
+    for (const run of expired) {
+      try {
+        await this.worktrees.remove(run.userId, run.workspace!, run.id);
+        await runs.update({ id: run.id }, { worktreeRemovedAt: new Date().toISOString() });
+      } catch (error) {
+        this.logger.warn(`run ${run.id}: its worktree could not be removed: ${(error as Error).message}`);
+      }
     }
   }
 
@@ -256,6 +308,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private launch(run: Run, runningEvent: RunEventView): void {
     this.events.publish(run.id, [runningEvent]);
     this.metrics.runStarted(run.createdAt, run.startedAt!);
+    this.logger.log({ runId: run.id, userId: run.userId, agent: run.agent }, 'run started');
     this.events.track(run.id, run.lastSeq);
     const entry: ActiveRun = { run, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
@@ -282,7 +335,15 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'unknown_agent', message: `agent profile "${run.agent}" no longer exists` }, result: null });
       return;
     }
-    const { cwd, home } = await this.workspaces.prepareRun(run.userId, run.id);
+    let prepared: { cwd: string; home: string };
+    try {
+      prepared = await this.prepareWorkspace(run);
+    } catch (error) {
+      this.logger.error(`run ${run.id}: its workspace could not be prepared: ${(error as Error).message}`);
+      await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'workspace_unavailable', message: `workspace "${run.workspace}" could not be prepared for this run` }, result: null });
+      return;
+    }
+    const { cwd, home } = prepared;
     entry.timer = setTimeout(() => this.stop(entry, 'timed_out', 'timeout'), run.timeoutSeconds * 1000);
     const execution = await this.executor.start({
       runId: run.id,
@@ -303,6 +364,44 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (entry.stop) void execution.terminate();
     const outcome = await execution.finished;
     await this.finish(run, this.ending(entry, outcome));
+  }
+
+  /**
+   * A fresh empty directory, or for a run on a named workspace a worktree of
+   * it on branch `autocode/<run id>` from the workspace's current HEAD.
+   */
+  private async prepareWorkspace(run: Run): Promise<{ cwd: string; home: string }> {
+    if (run.workspace === null) return this.workspaces.prepareRun(run.userId, run.id);
+    const base = await this.worktrees.head(run.userId, run.workspace);
+    // Stored before the worktree exists: whatever happens next, the run's end and the retention sweep know of it.
+    await this.database.dataSource.getRepository(Run).update({ id: run.id }, { baseCommit: base });
+    run.baseCommit = base;
+    const cwd = await this.worktrees.add(run.userId, run.workspace, run.id, base);
+    return { cwd, home: await this.workspaces.prepareHome(run.userId) };
+  }
+
+  /**
+   * For a run on a named workspace: commits what it changed on its branch and
+   * returns its diff to store; with a retention of 0, its worktree goes now.
+   */
+  private async closeWorktree(run: Run): Promise<Partial<Pick<Run, 'diff' | 'worktreeRemovedAt'>>> {
+    if (run.workspace === null || run.baseCommit === null) return {};
+    const changes: Partial<Pick<Run, 'diff' | 'worktreeRemovedAt'>> = {};
+    try {
+      changes.diff = await this.worktrees.commitAndDiff(run.userId, run.workspace, run.id, run.baseCommit);
+    } catch (error) {
+      this.logger.error(`run ${run.id}: its changes could not be committed: ${(error as Error).message}`);
+    }
+    // Work that could not be committed stays in the worktree until the retention sweep, for someone to rescue.
+    if (this.worktreeRetentionMs === 0 && changes.diff !== undefined) {
+      try {
+        await this.worktrees.remove(run.userId, run.workspace, run.id);
+        changes.worktreeRemovedAt = new Date().toISOString();
+      } catch (error) {
+        this.logger.warn(`run ${run.id}: its worktree could not be removed: ${(error as Error).message}`);
+      }
+    }
+    return changes;
   }
 
   private ending(entry: ActiveRun, outcome: ExecutionOutcome): Ending {
@@ -332,12 +431,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** Stores the final status and its event in one transaction, after every output event of the run. */
   private async finish(run: Run, ending: Ending): Promise<void> {
     await this.events.flush();
+    // Before the final status, so a client that sees the run finished can fetch its diff.
+    const worktree = await this.closeWorktree(run);
     const finishedAt = new Date().toISOString();
     const event = await this.database.transaction(async (manager) => {
       const update = await manager.update(
         Run,
         { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' },
-        { status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, pgid: null, pgidStartedAt: null },
+        { status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, pgid: null, pgidStartedAt: null, ...worktree },
       );
       if (!update.affected) return null;
       return this.events.appendInTransaction(
@@ -351,6 +452,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (event) {
       this.events.publish(run.id, [event]);
       this.metrics.runFinished(run.agent, ending.status, run.startedAt, finishedAt);
+      this.logger.log({ runId: run.id, userId: run.userId, status: ending.status, exitCode: ending.exitCode, reason: ending.reason }, 'run finished');
     }
   }
 }

@@ -21,6 +21,8 @@ export interface RunView {
   result: RunResult | null;
   cancelRequested: boolean;
   node: string | null;
+  /** On a named workspace: the commit the run's branch `autocode/<id>` started from. */
+  baseCommit: string | null;
 }
 
 export function toRunView(run: Run): RunView {
@@ -44,5 +46,6 @@ export function toRunView(run: Run): RunView {
     result: run.result,
     cancelRequested: run.cancelRequested,
     node: run.node,
+    baseCommit: run.baseCommit,
   };
 }

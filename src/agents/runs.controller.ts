@@ -74,6 +74,11 @@ export class RunsController {
     await this.runs.find({ userId: user.id }, id);
     return new StreamableFile(Readable.from(this.runs.log(id)), { type: 'text/plain; charset=utf-8' });
   }
+
+  @Get(':id/diff')
+  async diff(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<StreamableFile> {
+    return new StreamableFile(Buffer.from(await this.runs.diff({ userId: user.id }, id), 'utf8'), { type: 'text/x-diff; charset=utf-8' });
+  }
 }
 
 /** Every user's runs, for admins. */

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
 import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
@@ -11,9 +11,11 @@ import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
+import { SpecsService } from '../workspace/specs.service.js';
+import { WorkspacesService } from '../workspace/workspaces.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { DispatcherService } from './dispatcher.service.js';
-import { MAX_METADATA_BYTES, SubmitRunDto } from './dto/submit-run.dto.js';
+import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, SubmitRunDto } from './dto/submit-run.dto.js';
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService, type RunEventView } from './run-events.service.js';
 import { RunQueue } from './run-queue.js';
@@ -32,8 +34,12 @@ export interface RunFilter {
 
 const LOG_PAGE = 1000;
 
+/** How much of a prompt a debug log shows. */
+const LOGGED_PROMPT_CHARS = 500;
+
 @Injectable()
 export class RunsService {
+  private readonly logger = new Logger(RunsService.name);
   private readonly defaultTimeout: number;
 
   constructor(
@@ -47,6 +53,8 @@ export class RunsService {
     private readonly dispatcher: DispatcherService,
     private readonly clock: Clock,
     private readonly metrics: RunMetrics,
+    private readonly workspaces: WorkspacesService,
+    private readonly specs: SpecsService,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
@@ -62,18 +70,15 @@ export class RunsService {
         extensions: { agents: this.profiles.list().map((p) => p.name) },
       });
     }
-    if (request.workspace !== undefined || request.specId !== undefined) {
-      throw new ProblemError('validation_failed', 'named workspaces and specs are not available on this server yet; send a prompt');
-    }
-    if (request.prompt === undefined) {
-      throw new ProblemError('validation_failed', 'prompt is required');
-    }
+    const prompt = await this.promptOf(userId, request);
     const metadata = request.metadata ?? {};
     if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
       throw new ProblemError('validation_failed', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
     const now = this.clock.now();
     const { run, event } = await this.database.transaction(async (manager) => {
+      // Locked until the run is stored: a delete of the workspace either sees this run or happened before.
+      if (request.workspace !== undefined) await this.workspaces.findForRun(manager, userId, request.workspace);
       const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now);
       const timeoutSeconds = request.timeoutSeconds ?? Math.min(profile.timeoutSeconds ?? this.defaultTimeout, limits.maxRunSeconds);
       const run = Object.assign(new Run(), {
@@ -81,9 +86,9 @@ export class RunsService {
         userId,
         agent,
         status: 'queued' as const,
-        prompt: request.prompt!,
-        specId: null,
-        workspace: null,
+        prompt,
+        specId: request.specId ?? null,
+        workspace: request.workspace ?? null,
         model: request.model ?? null,
         timeoutSeconds,
         metadata,
@@ -98,6 +103,8 @@ export class RunsService {
         pgid: null,
         pgidStartedAt: null,
         lastSeq: 0,
+        baseCommit: null,
+        worktreeRemovedAt: null,
       });
       await manager.insert(Run, run as QueryDeepPartialEntity<Run>);
       const event = await this.events.appendInTransaction(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
@@ -106,8 +113,25 @@ export class RunsService {
     });
     this.events.publish(run.id, [event]);
     this.metrics.runSubmitted(agent);
+    this.logger.log({ runId: run.id, userId, agent }, 'run submitted');
+    this.logger.debug({ runId: run.id, prompt: run.prompt.slice(0, LOGGED_PROMPT_CHARS) }, 'run prompt');
     this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
     return toRunView(run);
+  }
+
+  /** The run's prompt: the one sent, or the spec.md of `specId` in the run's workspace. */
+  private async promptOf(userId: string, request: SubmitRunDto): Promise<string> {
+    if (request.specId === undefined) {
+      if (request.prompt === undefined) throw new ProblemError('validation_failed', 'prompt is required (or a specId with its workspace)');
+      return request.prompt;
+    }
+    if (request.prompt !== undefined) throw new ProblemError('validation_failed', "send either a prompt or a specId: a spec's spec.md is the prompt");
+    if (request.workspace === undefined) throw new ProblemError('validation_failed', 'specId needs the workspace that holds the spec');
+    const spec = await this.specs.read(userId, request.workspace, request.specId);
+    if (spec.content.length > MAX_PROMPT_CHARS) {
+      throw new ProblemError('validation_failed', `spec "${request.specId}" is longer than a prompt may be (${MAX_PROMPT_CHARS} characters)`);
+    }
+    return spec.content;
   }
 
   async list(scope: RunScope, filter: RunFilter): Promise<Page<RunView>> {
@@ -178,6 +202,19 @@ export class RunsService {
       this.dispatcher.cancelLocal(runId);
     }
     return toRunView(run);
+  }
+
+  /** The run's stored diff; only runs on a named workspace have one, once they have finished. */
+  async diff(scope: RunScope, runId: string): Promise<string> {
+    const query = this.runs.createQueryBuilder('run').addSelect('run.diff').where('run.id = :runId', { runId });
+    if (scope !== 'all') query.andWhere('run.userId = :userId', { userId: scope.userId });
+    const run = await query.getOne();
+    if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
+    if (run.workspace === null) throw new ProblemError('diff_not_found', `run ${runId} did not run on a named workspace, so it has no diff`);
+    if (run.diff === null || run.diff === undefined) {
+      throw new ProblemError('diff_not_found', isFinal(run.status) ? `run ${runId} left no diff: its worktree could not be read` : `run ${runId} has not finished; its diff is stored when it does`);
+    }
+    return run.diff;
   }
 
   async listEvents(scope: RunScope, runId: string, after: number, limit: number): Promise<{ items: RunEventView[]; nextAfter: number }> {

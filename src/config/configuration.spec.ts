@@ -37,6 +37,12 @@ describe('loadConfiguration', () => {
     expect(() => statSync(join(dataDir, 'jwt.secret'))).toThrow();
   });
 
+  it('reads the workspace settings: clone schemes (file and https by default) and worktree retention', () => {
+    expect(loadConfiguration({ DATA_DIR: dataDir }).workspaces).toEqual({ repoSchemes: ['file', 'https'], worktreeRetentionHours: 24 });
+    const custom = loadConfiguration({ DATA_DIR: dataDir, WORKSPACE_REPO_SCHEMES: 'https, ssh,https', WORKTREE_RETENTION_HOURS: '0' });
+    expect(custom.workspaces).toEqual({ repoSchemes: ['https', 'ssh'], worktreeRetentionHours: 0 });
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfiguration({ DATA_DIR: dataDir, PORT: '', DATABASE_URL: '' }).http.port).toBe(8000);
   });
@@ -58,6 +64,9 @@ describe('loadConfiguration', () => {
     [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL /],
     [{ HEADLESS_MODE: 'yes' }, /^Invalid configuration: HEADLESS_MODE /],
     [{ LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL /],
+    [{ WORKSPACE_REPO_SCHEMES: 'https,ext' }, /^Invalid configuration: WORKSPACE_REPO_SCHEMES /],
+    [{ WORKSPACE_REPO_SCHEMES: 'fd' }, /^Invalid configuration: WORKSPACE_REPO_SCHEMES /],
+    [{ WORKTREE_RETENTION_HOURS: '-1' }, /^Invalid configuration: WORKTREE_RETENTION_HOURS /],
   ])('refuses %o with one line naming the variable', (env, message) => {
     let error: Error | undefined;
     try {

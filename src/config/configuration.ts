@@ -30,7 +30,7 @@ export interface AppConfig {
   };
   quota: { defaultTier: Tier; overflow: QuotaOverflow };
   log: { level: string; format: 'json' | 'pretty'; file: string | null };
-  health: { detailedPublic: boolean };
+  health: { detailedPublic: boolean; minFreeMb: number };
   /** The shutdown sequence: one overall deadline; `cancel` running agents at once, or let them `drain` until it. */
   shutdown: { timeoutSeconds: number; mode: 'cancel' | 'drain' };
   pidFile: string;
@@ -119,7 +119,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       format: (vars.LOG_FORMAT ?? (prettyDefault ? 'pretty' : 'json')) as 'json' | 'pretty',
       file: vars.LOG_FILE ? resolve(vars.LOG_FILE) : null,
     },
-    health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true' },
+    health: { detailedPublic: vars.HEALTH_DETAILED_PUBLIC === 'true', minFreeMb: vars.HEALTH_MIN_FREE_MB ?? 100 },
     rateLimit: { perMinute: vars.RATE_LIMIT_PER_MINUTE ?? 1200 },
     shutdown: { timeoutSeconds: vars.SHUTDOWN_TIMEOUT_SECONDS ?? 30, mode: (vars.SHUTDOWN_MODE ?? 'cancel') as 'cancel' | 'drain' },
     pidFile: vars.PID_FILE ? resolve(vars.PID_FILE) : join(dataDir, 'autocode.pid'),

@@ -95,6 +95,9 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() @MinLength(1)
   LOG_FILE?: string;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
+  HEALTH_MIN_FREE_MB?: number;
+
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
   NODE_NAME?: string;
 

@@ -1,8 +1,22 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Workspace } from './entities/workspace.entity.js';
+import { SpecsService } from './specs.service.js';
 import { WorkspaceService } from './workspace.service.js';
+import { WorkspacesController } from './workspaces.controller.js';
+import { WorkspacesService } from './workspaces.service.js';
+import { WorktreesService } from './worktrees.service.js';
 
 @Module({
-  providers: [WorkspaceService],
-  exports: [WorkspaceService],
+  imports: [TypeOrmModule.forFeature([Workspace])],
+  providers: [WorkspaceService, WorkspacesService, SpecsService, WorktreesService],
+  exports: [WorkspaceService, WorkspacesService, SpecsService, WorktreesService],
 })
 export class WorkspaceModule {}
+
+/** The workspace routes, where the API is served (not on a worker, not in the CLI). */
+@Module({
+  imports: [WorkspaceModule],
+  controllers: [WorkspacesController],
+})
+export class WorkspaceHttpModule {}

@@ -29,7 +29,7 @@ export class PathOutsideRootError extends Error {
   override name = 'PathOutsideRootError';
 }
 
-/** Per-user directories under `DATA_DIR/users/`: run workspaces and the agents' home. */
+/** Per-user directories under `DATA_DIR/users/`: run directories, named workspaces and the agents' home. */
 @Injectable()
 export class WorkspaceService {
   readonly usersRoot: string;
@@ -47,6 +47,11 @@ export class WorkspaceService {
     return join(this.userRoot(userId), 'home');
   }
 
+  /** Where a user's named workspaces live; a name is resolved inside it with `resolveInside`. */
+  workspacesRoot(userId: string): string {
+    return join(this.userRoot(userId), 'workspaces');
+  }
+
   runDir(userId: string, runId: string): string {
     if (!/^[0-9a-f-]{36}$/.test(runId)) {
       throw new PathOutsideRootError(`run id ${JSON.stringify(runId)} is not a UUID`);
@@ -57,10 +62,14 @@ export class WorkspaceService {
   /** Creates the run's empty workspace and the user's home; returns the workspace path. */
   async prepareRun(userId: string, runId: string): Promise<{ cwd: string; home: string }> {
     const cwd = this.runDir(userId, runId);
-    const home = this.homeDir(userId);
     await mkdir(cwd, { recursive: true, mode: 0o700 });
+    return { cwd, home: await this.prepareHome(userId) };
+  }
+
+  async prepareHome(userId: string): Promise<string> {
+    const home = this.homeDir(userId);
     await mkdir(home, { recursive: true, mode: 0o700 });
-    return { cwd, home };
+    return home;
   }
 
   async removeRun(userId: string, runId: string): Promise<void> {

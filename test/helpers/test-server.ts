@@ -31,6 +31,7 @@ export const FIXTURE_AGENTS: Record<string, Record<string, unknown>> = {
   jsonl: fixtureProfile('jsonl.mjs', [], { output: 'jsonl' }),
   missing: { executor: 'command', command: ['/nonexistent/agent-binary'] },
   fast: { executor: 'command', command: ['/bin/echo', 'fast {prompt}'] },
+  writer: fixtureProfile('write-file.mjs', ['{prompt}']),
 };
 
 /** A database for one test: SQLite in the data directory, or a fresh PostgreSQL database in the services suite. */

@@ -14,7 +14,7 @@ export class AgentsListCommand extends CommandRunner {
       executor: p.executor,
       default: p.name === this.profiles.defaultAgent,
       description: p.description,
-      command: p.command.join(' '),
+      command: p.executor === 'command' ? p.command.join(' ') : `Claude Agent SDK${p.model ? ` (${p.model})` : ''}`,
     }));
     if (options.json) return printJson({ items });
     printTable(

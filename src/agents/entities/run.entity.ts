@@ -29,6 +29,7 @@ export interface RunResult {
 @Index('idx_runs_user_created', ['userId', 'createdAt', 'id'])
 @Index('idx_runs_status_created', ['status', 'createdAt'])
 @Index('idx_runs_user_status', ['userId', 'status'])
+@Index('idx_runs_worktree_pending', ['finishedAt'], { where: 'base_commit IS NOT NULL AND worktree_removed_at IS NULL' })
 export class Run {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
@@ -95,4 +96,20 @@ export class Run {
   /** Highest event `seq` written for this run. */
   @Column({ name: 'last_seq', type: 'integer', default: 0 })
   lastSeq: number;
+
+  /** On a named workspace: the commit the run's worktree (branch `autocode/<id>`) started from. */
+  @Column({ name: 'base_commit', type: 'varchar', length: 64, nullable: true })
+  baseCommit: string | null;
+
+  /**
+   * On a named workspace: the unified diff of the run's branch against
+   * `baseCommit`, stored when the run ends. Not loaded unless asked for: it can
+   * be large, and lists of runs never show it.
+   */
+  @Column({ type: 'text', nullable: true, select: false })
+  diff?: string | null;
+
+  /** When the run's worktree was removed (WORKTREE_RETENTION_HOURS after it finished); its branch stays. */
+  @Column({ name: 'worktree_removed_at', type: 'varchar', length: 32, nullable: true })
+  worktreeRemovedAt: string | null;
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import type { AgentProfile } from '../agent-profiles.js';
-import type { RunEventType } from '../entities/run-event.entity.js';
+import type { CommandProfile } from '../agent-profiles.js';
+import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
 import { LineSplitter } from './line-splitter.js';
 import { outputParser, type ParsedOutcome } from './output-parsers.js';
 import { processStartTime, terminateGroup } from './process-group.js';
@@ -11,36 +11,7 @@ import { processStartTime, terminateGroup } from './process-group.js';
 const BASE_ENV_ALLOWLIST = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
 
 /** How long to wait for stdout/stderr to close once the agent's process group is gone. */
-const DRAIN_TIMEOUT_MS = 2_000;
-
-export interface ExecutionRequest {
-  runId: string;
-  userId: string;
-  prompt: string;
-  model: string | null;
-  profile: AgentProfile;
-  cwd: string;
-  home: string;
-  graceMs: number;
-  onEvent(type: RunEventType, data: Record<string, unknown>): void;
-}
-
-export interface ExecutionOutcome {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  /** Set when the agent could not be started at all. */
-  spawnError: { code: string; message: string } | null;
-  parsed: ParsedOutcome;
-}
-
-export interface Execution {
-  pgid: number | null;
-  pgidStartedAt: string | null;
-  /** Settles once the agent has exited, its whole process group is gone and its output is drained. */
-  finished: Promise<ExecutionOutcome>;
-  /** SIGTERM to the group, the grace period, then SIGKILL; resolves when the group is gone. */
-  terminate(): Promise<void>;
-}
+export const DRAIN_TIMEOUT_MS = 2_000;
 
 export function agentEnvironment(request: Pick<ExecutionRequest, 'runId' | 'prompt' | 'profile' | 'cwd' | 'home'>, source: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -67,8 +38,8 @@ export function expandArgv(template: string[], values: { prompt: string; model: 
  * environment, the prompt on stdin. Every output line becomes an event.
  */
 @Injectable()
-export class CommandExecutor {
-  async start(request: ExecutionRequest): Promise<Execution> {
+export class CommandExecutor extends Executor<CommandProfile> {
+  async start(request: ExecutionRequest<CommandProfile>): Promise<Execution> {
     const [program, ...args] = expandArgv(request.profile.command, {
       prompt: request.prompt,
       model: request.model ?? request.profile.model,
@@ -99,14 +70,7 @@ export class CommandExecutor {
       (error: NodeJS.ErrnoException) => ({ code: 'agent_not_started', message: `${program}: ${error.code ?? error.message}` }),
     );
     const spawnError = await spawned;
-    if (spawnError) {
-      return {
-        pgid: null,
-        pgidStartedAt: null,
-        finished: Promise.resolve({ exitCode: null, signal: null, spawnError, parsed: {} }),
-        terminate: async () => {},
-      };
-    }
+    if (spawnError) return notStarted(spawnError);
     const pgid = child.pid!;
     const pgidStartedAt = await processStartTime(pgid);
 
@@ -116,7 +80,7 @@ export class CommandExecutor {
     child.stdin.end(request.prompt);
 
     let terminating: Promise<void> | null = null;
-    const terminate = (): Promise<void> => (terminating ??= terminateGroup(pgid, request.graceMs));
+    const terminate = (): Promise<void> => (terminating ??= terminateGroup(pgid, request.graceMs, request.runId));
 
     const finished = (async (): Promise<ExecutionOutcome> => {
       const [exitCode, signal] = await exited;

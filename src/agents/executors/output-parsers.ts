@@ -94,44 +94,59 @@ const jsonlParser: OutputParser = {
   },
 };
 
-/** Claude Code's `--output-format stream-json`: assistant text, tool calls, tool results and the final result. */
+/**
+ * One Claude Code message (a line of `--output-format stream-json`, or a
+ * Claude Agent SDK message: the same objects) as run events: assistant text,
+ * tool calls, tool results and the final result, which also records the
+ * run's result and, when the agent stopped on an error, its code.
+ */
+export function claudeMessageEvents(value: Json, outcome: ParsedOutcome): ParsedEvent[] {
+  const content = isObject(value.message) && Array.isArray(value.message.content) ? value.message.content : [];
+  switch (value.type) {
+    case 'assistant':
+      return content.filter(isObject).flatMap((block): ParsedEvent[] => {
+        if (block.type === 'text' && typeof block.text === 'string') return [{ type: 'message', data: { text: block.text } }];
+        if (block.type === 'tool_use') return [{ type: 'tool_use', data: { name: str(block.name) ?? 'unknown', input: block.input ?? null } }];
+        return [];
+      });
+    case 'user':
+      return content
+        .filter((block) => isObject(block) && block.type === 'tool_result')
+        .map((block) => ({
+          type: 'tool_result' as const,
+          data: { ok: (block as Json).is_error !== true, output: (block as Json).content ?? null },
+        }));
+    case 'result': {
+      const usage = isObject(value.usage) ? value.usage : {};
+      const result = compact({
+        summary: str(value.result),
+        costUsd: num(value.total_cost_usd),
+        inputTokens: num(usage.input_tokens),
+        outputTokens: num(usage.output_tokens),
+        turns: num(value.num_turns),
+      });
+      outcome.result = result;
+      const subtype = str(value.subtype) ?? '';
+      if (value.is_error === true || subtype.startsWith('error')) {
+        // Error subtypes (error_max_turns, error_during_execution, …) carry `errors`; a failed `success` carries its text in `result`.
+        const errors = Array.isArray(value.errors) ? value.errors.filter((error): error is string => typeof error === 'string') : [];
+        outcome.error = {
+          code: subtype.startsWith('error') ? subtype : 'agent_error',
+          message: str(value.result) ?? (errors.length > 0 ? errors.join('; ') : `the agent stopped with ${subtype || 'an error'}`),
+        };
+      }
+      return [{ type: 'result', data: { ...result } }];
+    }
+    default:
+      return [];
+  }
+}
+
+/** Claude Code's `--output-format stream-json`. */
 const claudeStreamParser: OutputParser = {
   parse(line, outcome) {
     const value = parseJsonLine(line);
-    if (!value) return [stdout(line)];
-    const content = isObject(value.message) && Array.isArray(value.message.content) ? value.message.content : [];
-    switch (value.type) {
-      case 'assistant':
-        return content.filter(isObject).flatMap((block): ParsedEvent[] => {
-          if (block.type === 'text' && typeof block.text === 'string') return [{ type: 'message', data: { text: block.text } }];
-          if (block.type === 'tool_use') return [{ type: 'tool_use', data: { name: str(block.name) ?? 'unknown', input: block.input ?? null } }];
-          return [];
-        });
-      case 'user':
-        return content
-          .filter((block) => isObject(block) && block.type === 'tool_result')
-          .map((block) => ({
-            type: 'tool_result' as const,
-            data: { ok: (block as Json).is_error !== true, output: (block as Json).content ?? null },
-          }));
-      case 'result': {
-        const usage = isObject(value.usage) ? value.usage : {};
-        const result = compact({
-          summary: str(value.result),
-          costUsd: num(value.total_cost_usd),
-          inputTokens: num(usage.input_tokens),
-          outputTokens: num(usage.output_tokens),
-          turns: num(value.num_turns),
-        });
-        outcome.result = result;
-        if (value.is_error === true || (typeof value.subtype === 'string' && value.subtype.startsWith('error'))) {
-          outcome.error = { code: str(value.subtype) ?? 'agent_error', message: str(value.result) ?? 'the agent reported an error' };
-        }
-        return [{ type: 'result', data: { ...result } }];
-      }
-      default:
-        return [];
-    }
+    return value ? claudeMessageEvents(value, outcome) : [stdout(line)];
   },
 };
 

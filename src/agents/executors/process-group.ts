@@ -28,17 +28,45 @@ export async function processStartTime(pid: number): Promise<string | null> {
   return (await readStat(pid))?.startTime ?? null;
 }
 
-/** Live (non-zombie) members of a process group. */
-export async function groupMembers(pgid: number): Promise<number[]> {
+/** Whether a process was started with `AUTOCODE_RUN_ID=<runId>` in its environment, which every agent's descendants inherit. */
+async function startedFor(pid: number, runId: string): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0').includes(`AUTOCODE_RUN_ID=${runId}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Live (non-zombie) processes of a group and, with a run id, those started
+ * for that run that have left the group: agent tools often start commands in
+ * a session of their own (Claude Code's Bash tool does), and a double fork
+ * leaves no parent to trace them by.
+ */
+async function liveProcesses(pgid: number, runId?: string): Promise<{ group: number[]; outside: number[] }> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch {
-    return signalGroup(pgid, 0) ? [pgid] : [];
+    return { group: signalGroup(pgid, 0) ? [pgid] : [], outside: [] };
   }
   const stats = await Promise.all(entries.filter((entry) => /^\d+$/.test(entry)).map((entry) => readStat(Number(entry))));
-  return stats.filter((stat): stat is ProcStat => stat !== null && stat.pgrp === pgid && stat.state !== 'Z').map((stat) => stat.pid);
+  const live = stats.filter((stat): stat is ProcStat => stat !== null && stat.state !== 'Z');
+  const group = live.filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
+  if (runId === undefined) return { group, outside: [] };
+  const others = live.filter((stat) => stat.pgrp !== pgid && stat.pid !== process.pid);
+  const started = await Promise.all(others.map(async (stat) => ((await startedFor(stat.pid, runId)) ? stat.pid : null)));
+  return { group, outside: started.filter((pid): pid is number => pid !== null) };
 }
+
+/** Live (non-zombie) members of a process group, and with a run id every live process started for that run. */
+export async function groupMembers(pgid: number, runId?: string): Promise<number[]> {
+  const { group, outside } = await liveProcesses(pgid, runId);
+  return [...group, ...outside];
+}
+
+/** A process group id no process has. */
+const NO_GROUP = -1;
 
 /** Sends a signal to every process of a group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -51,10 +79,21 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolean> {
+/** Sends a signal to one process; false when it no longer exists. */
+function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+async function waitForExit(members: () => Promise<number[]>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if ((await groupMembers(pgid)).length === 0) return true;
+    if ((await members()).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await sleep(POLL_MS);
   }
@@ -62,13 +101,22 @@ async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolea
 
 /**
  * Ends a whole process group the way every run ends: SIGTERM to the group,
- * up to `graceMs` for it to leave, then SIGKILL to whatever is left.
- * Resolves once no live process of the group remains.
+ * up to `graceMs` for it to leave, then SIGKILL to whatever is left. With a
+ * run id, the processes started for that run outside the group go the same
+ * way. Resolves once none of them is alive.
  */
-export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
-  if ((await groupMembers(pgid)).length === 0) return;
-  signalGroup(pgid, 'SIGTERM');
-  if (await waitForGroupExit(pgid, graceMs)) return;
-  signalGroup(pgid, 'SIGKILL');
-  await waitForGroupExit(pgid, 10_000);
+export async function terminateGroup(pgid: number | null, graceMs: number, runId?: string): Promise<void> {
+  // Without a group (its leader is gone and the pgid may belong to someone else now), only the
+  // processes that carry the run's id are ours to end.
+  const group = pgid ?? NO_GROUP;
+  const members = () => groupMembers(group, runId);
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (pgid !== null) signalGroup(pgid, name);
+    for (const pid of (await liveProcesses(group, runId)).outside) signalProcess(pid, name);
+  };
+  if ((await members()).length === 0) return;
+  await signal('SIGTERM');
+  if (await waitForExit(members, graceMs)) return;
+  await signal('SIGKILL');
+  await waitForExit(members, 10_000);
 }

@@ -1,0 +1,47 @@
+import type { AgentProfile } from '../agent-profiles.js';
+import type { RunEventType } from '../entities/run-event.entity.js';
+import type { ParsedOutcome } from './output-parsers.js';
+
+export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
+  runId: string;
+  userId: string;
+  prompt: string;
+  model: string | null;
+  profile: P;
+  cwd: string;
+  home: string;
+  graceMs: number;
+  onEvent(type: RunEventType, data: Record<string, unknown>): void;
+}
+
+export interface ExecutionOutcome {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the agent could not be started at all. */
+  spawnError: { code: string; message: string } | null;
+  parsed: ParsedOutcome;
+}
+
+export interface Execution {
+  pgid: number | null;
+  pgidStartedAt: string | null;
+  /** Settles once the agent has exited, its whole process group is gone and its output is drained. */
+  finished: Promise<ExecutionOutcome>;
+  /** SIGTERM to the group, the grace period, then SIGKILL; resolves when the group is gone. */
+  terminate(): Promise<void>;
+}
+
+/** Starts an agent for a run: the port the dispatcher depends on, one adapter per profile `executor`. */
+export abstract class Executor<P extends AgentProfile = AgentProfile> {
+  abstract start(request: ExecutionRequest<P>): Promise<Execution>;
+}
+
+/** An execution that never started: it has already finished with `error`. */
+export function notStarted(error: { code: string; message: string }): Execution {
+  return {
+    pgid: null,
+    pgidStartedAt: null,
+    finished: Promise.resolve({ exitCode: null, signal: null, spawnError: error, parsed: {} }),
+    terminate: async () => {},
+  };
+}

@@ -1,0 +1,222 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
+import { isAlive, liveGroupMembers } from './helpers/processes.js';
+import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+
+// The `claude` executor end to end: the real Claude Agent SDK starts the real Claude Code CLI
+// it bundles, which talks to a stand-in for the Anthropic Messages API on 127.0.0.1.
+
+const SECRETS = {
+  JWT_SECRET: 'jwt-secret-that-must-never-reach-an-agent-0123456789',
+  REDIS_URL: 'redis://must-not-leak.invalid:6379',
+  // In the services suite DATABASE_URL is the real one; here it only has to stay out of the agent.
+  ...(process.env.AUTOCODE_TEST_DB === 'postgres' ? {} : { DATABASE_URL: 'postgres://must-not-leak.invalid/db' }),
+};
+
+/** A process that leaves the agent's process group and session, and its parent: only the run id in its environment still ties it to the run. */
+const ORPHAN = "nohup setsid sh -c 'echo $$ > orphan.pid; exec tail -f /dev/null' >/dev/null 2>&1 &";
+
+const SCRIPTS: Record<string, StubTurn[]> = {
+  write: [
+    { text: 'Creating the file.', tool: 'Write', input: { file_path: 'hello.txt', content: 'Hello from the stub\n' } },
+    { text: 'All done: hello.txt is written.' },
+  ],
+  stall: [{ stall: true }],
+  background: [
+    { tool: 'Bash', input: { command: 'echo $$ > background.pid && exec tail -f /dev/null', description: 'hold', run_in_background: true } },
+    { tool: 'Bash', input: { command: ORPHAN, description: 'orphan' } },
+    { stall: true },
+  ],
+  leftover: [{ tool: 'Bash', input: { command: ORPHAN, description: 'orphan' } }, { text: 'Started it.' }],
+  loop: [{ tool: 'Bash', input: { command: 'echo again', description: 'loop' } }],
+  env: [{ tool: 'Bash', input: { command: 'env', description: 'print the environment' } }, { text: 'Printed.' }],
+};
+
+const AGENTS = {
+  ...FIXTURE_AGENTS,
+  'claude-test': { executor: 'claude', maxTurns: 5, allowedTools: ['Read', 'Write', 'Edit', 'Bash'] },
+  'claude-one-turn': { executor: 'claude', maxTurns: 1, allowedTools: ['Bash'] },
+};
+
+interface Event {
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** Live processes whose environment carries this run's id: the Claude Code CLI and whatever it started. */
+function runProcesses(runId: string): { pid: number; pgid: number }[] {
+  const found: { pid: number; pgid: number }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`AUTOCODE_RUN_ID=${runId}`)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z') found.push({ pid: Number(entry), pgid: Number(fields[2]) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+describe('claude executor', () => {
+  let stub: AnthropicStub;
+  let server: TestServer;
+  let token: string;
+  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN', ...Object.keys(SECRETS)];
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+
+  beforeAll(async () => {
+    stub = await startAnthropicStub(SCRIPTS);
+    // The server under test runs in this process and builds agent environments from it.
+    Object.assign(process.env, SECRETS, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
+    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    server = await startTestServer({ agents: AGENTS });
+    token = server.token('alice');
+  });
+
+  afterAll(async () => {
+    await disposeTestServer(server);
+    await stub.close();
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  async function submit(body: Record<string, unknown>): Promise<string> {
+    const response = await server.request('POST', '/api/v1/runs', { token, body });
+    expect(response.status, response.text).toBe(202);
+    return response.json.id as string;
+  }
+
+  async function events(runId: string): Promise<Event[]> {
+    return (await server.request('GET', `/api/v1/runs/${runId}/events?limit=1000`, { token })).json.items;
+  }
+
+  /** Waits until the stub holds a stalled stream open for this script, i.e. the agent is mid-turn. */
+  async function stalled(script: string, turn = 0): Promise<void> {
+    await waitFor(() => stub.requests.some((r) => r.script === script && r.turn === turn && Array.isArray(r.body?.tools)), 20_000, `a stalled ${script} turn`);
+  }
+
+  it('runs a Write tool call to success: the file in the workspace, typed events, cost and tokens', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:write] Create hello.txt' });
+    const run = await waitForStatus(server, token, id, ['succeeded', 'failed', 'timed_out']);
+    expect(run, JSON.stringify(run.error)).toMatchObject({ status: 'succeeded', exitCode: 0, error: null });
+    expect(readFileSync(join(server.dataDir, 'users', 'alice', 'runs', id, 'hello.txt'), 'utf8')).toBe('Hello from the stub\n');
+
+    const list = await events(id);
+    const types = list.map((e) => e.type);
+    for (const type of ['message', 'tool_use', 'tool_result', 'result']) expect(types).toContain(type);
+    expect(list.find((e) => e.type === 'tool_use')!.data).toEqual({ name: 'Write', input: { file_path: 'hello.txt', content: 'Hello from the stub\n' } });
+    expect(list.find((e) => e.type === 'tool_result')!.data).toMatchObject({ ok: true, output: expect.stringContaining('hello.txt') });
+    expect(list.filter((e) => e.type === 'message').map((e) => e.data.text)).toEqual(['Creating the file.', 'All done: hello.txt is written.']);
+    expect(types.indexOf('tool_use')).toBeLessThan(types.indexOf('tool_result'));
+    expect(list.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
+
+    expect(run.result).toMatchObject({ summary: 'All done: hello.txt is written.', turns: 2 });
+    expect(run.result.costUsd).toBeGreaterThan(0);
+    expect(run.result.inputTokens).toBeGreaterThan(0);
+    expect(run.result.outputTokens).toBeGreaterThan(0);
+    expect(list.find((e) => e.type === 'result')!.data).toEqual(run.result);
+    expect(runProcesses(id)).toEqual([]);
+  });
+
+  it('times out a stalled stream at the run timeout and leaves no process of its group', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:stall] Think forever', timeoutSeconds: 3 });
+    await stalled('stall');
+    const processes = runProcesses(id);
+    expect(processes.length).toBeGreaterThan(0);
+    const pgid = processes[0]!.pgid;
+    expect(processes.every((p) => p.pgid === pgid)).toBe(true);
+
+    const run = await waitForStatus(server, token, id, ['timed_out', 'failed', 'succeeded', 'cancelled']);
+    expect(run.status).toBe('timed_out');
+    // Claude Code was asked to end its turn first, so the run still records what it spent.
+    expect(run.result.costUsd).toBeGreaterThan(0);
+    expect(run.durationMs).toBeGreaterThanOrEqual(3_000);
+    expect(run.durationMs).toBeLessThan(8_000);
+    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect(processes.filter((p) => isAlive(p.pid))).toEqual([]);
+    expect((await events(id)).at(-1)).toMatchObject({ type: 'status', data: { status: 'timed_out', reason: 'timeout' } });
+  });
+
+  /** The pid a script's Bash call wrote into the run's workspace. */
+  async function pidIn(runId: string, file: string): Promise<number> {
+    const path = join(server.dataDir, 'users', 'alice', 'runs', runId, file);
+    return waitFor(() => existsSync(path) && Number(readFileSync(path, 'utf8').trim()), 10_000, file);
+  }
+
+  it('cancels a stalled stream, ending the background and orphaned processes the agent started', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:background] Start a server and wait' });
+    await stalled('background', 2);
+    const started = [await pidIn(id, 'background.pid'), await pidIn(id, 'orphan.pid')];
+    expect(started.filter(isAlive)).toEqual(started);
+    const processes = runProcesses(id);
+    // Claude Code starts Bash commands in sessions of their own: the agent's group alone would not reach them.
+    expect(new Set(processes.map((p) => p.pgid)).size).toBeGreaterThan(1);
+
+    const cancel = await server.request('POST', `/api/v1/runs/${id}/cancel`, { token });
+    expect(cancel.status).toBe(202);
+    const run = await waitForStatus(server, token, id, ['cancelled', 'failed', 'succeeded', 'timed_out']);
+    expect(run.status).toBe('cancelled');
+    expect(started.filter(isAlive)).toEqual([]);
+    expect(processes.filter((p) => isAlive(p.pid))).toEqual([]);
+    for (const pgid of new Set(processes.map((p) => p.pgid))) expect(liveGroupMembers(pgid)).toEqual([]);
+  });
+
+  it('ends what the agent left running once it succeeds', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:leftover] Start something and finish' });
+    const run = await waitForStatus(server, token, id, ['succeeded', 'failed', 'timed_out']);
+    expect(run.status).toBe('succeeded');
+    expect(isAlive(await pidIn(id, 'orphan.pid'))).toBe(false);
+    expect(runProcesses(id)).toEqual([]);
+  });
+
+  it('fails a run that reaches maxTurns with error_max_turns', async () => {
+    const id = await submit({ agent: 'claude-one-turn', prompt: '[script:loop] Keep going' });
+    const run = await waitForStatus(server, token, id, ['failed', 'succeeded', 'timed_out']);
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'error_max_turns' } });
+    expect(run.error.message).toMatch(/turns/i);
+    expect(run.result.turns).toBeGreaterThanOrEqual(1);
+    expect((await events(id)).some((e) => e.type === 'tool_use')).toBe(true);
+  });
+
+  it('gives the agent none of the server secrets', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:env] Print the environment' });
+    const run = await waitForStatus(server, token, id, ['succeeded', 'failed', 'timed_out']);
+    expect(run.status).toBe('succeeded');
+    const output = JSON.stringify((await events(id)).find((e) => e.type === 'tool_result')!.data.output);
+    expect(output).toContain(`AUTOCODE_RUN_ID=${id}`);
+    for (const [name, value] of Object.entries(SECRETS)) {
+      expect(output).not.toContain(`${name}=`);
+      expect(output).not.toContain(value);
+    }
+  });
+
+  it('fails at once with agent_not_configured when the server has no credential', async () => {
+    delete process.env.ANTHROPIC_API_KEY;
+    try {
+      const id = await submit({ agent: 'claude-test', prompt: 'anything' });
+      const run = await waitForStatus(server, token, id, ['failed', 'succeeded', 'timed_out'], 5_000);
+      expect(run).toMatchObject({ status: 'failed', exitCode: null, error: { code: 'agent_not_configured' } });
+      expect(run.error.message).toContain('ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN');
+      expect(run.durationMs).toBeLessThan(1_000);
+    } finally {
+      process.env.ANTHROPIC_API_KEY = 'sk-ant-test-not-a-real-key';
+    }
+  });
+
+  it('lists the claude profiles with the credential they need', async () => {
+    const response = await server.request('GET', '/api/v1/agents', { token });
+    const items: { name: string; executor: string; description: string }[] = response.json.items;
+    for (const name of ['claude', 'planner', 'coder', 'qa_reviewer', 'qa_fixer', 'claude-test']) {
+      const item = items.find((i) => i.name === name);
+      expect(item, name).toMatchObject({ executor: 'claude', description: expect.stringContaining('needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN') });
+    }
+  });
+});
