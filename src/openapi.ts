@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type OperationObject } from '@nestjs/swagger';
 import { PUBLIC_OPERATION_EXTENSION } from './auth/auth.decorators.js';
+import { addProblemResponses } from './common/api-problems.js';
+import { ProblemDocument } from './common/problem.view.js';
 import { VERSION } from './metrics/version.js';
 
 /** The OpenAPI 3 document of the API, from the controllers and the DTO metadata the build's swagger plugin wrote. */
@@ -17,12 +19,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
+    extraModels: [ProblemDocument],
   });
   for (const item of Object.values(document.paths)) {
-    for (const operation of Object.values(item) as Record<string, unknown>[]) {
-      if (operation && typeof operation === 'object' && PUBLIC_OPERATION_EXTENSION in operation) {
+    for (const operation of Object.values(item) as (OperationObject & Record<string, unknown>)[]) {
+      if (!operation || typeof operation !== 'object') continue;
+      if (PUBLIC_OPERATION_EXTENSION in operation) {
         delete operation[PUBLIC_OPERATION_EXTENSION];
         operation.security = [];
+      } else {
+        // What the global guards answer on every protected route: no or a bad token, too many requests.
+        addProblemResponses(operation.responses, ['unauthorized', 'rate_limited']);
       }
     }
   }

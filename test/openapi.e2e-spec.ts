@@ -1,38 +1,156 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROBLEM_STATUS, type ProblemCode } from '../src/common/problem.js';
 import { waitFor } from './helpers/test-server.js';
 
 // The committed openapi.json is what the built server serves (regenerate it with `npm run openapi`).
 
 const ROOT = join(import.meta.dirname, '..');
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
+
+// The document is JSON read back: tests walk arbitrary members.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+interface Operation {
+  name: string;
+  operation: Json;
+}
+
+function operationsOf(document: Json): Operation[] {
+  return Object.entries(document.paths as Json).flatMap(([path, item]) =>
+    Object.entries(item as Json)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation: operation as Json })),
+  );
+}
+
+/** The codes a problem+json response lists, from its `allOf: [ProblemDocument, {code: {enum}}]` schema. */
+function problemCodes(response: Json | undefined): string[] {
+  const schema = response?.content?.['application/problem+json']?.schema;
+  expect(schema?.allOf?.[0]?.$ref).toBe('#/components/schemas/ProblemDocument');
+  return schema.allOf[1].properties.code.enum;
+}
+
+/** Every `$ref` anywhere under `value`. */
+function refsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(refsIn);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, member]) => (key === '$ref' && typeof member === 'string' ? [member] : refsIn(member)));
+}
 
 describe('OpenAPI document', () => {
-  it('is served publicly, matches the committed openapi.json, and documents the bearer scheme', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'autocode-openapi-'));
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  let dataDir: string;
+  let child: ChildProcess;
+  let port: string;
+  let served: Json;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-openapi-'));
+    child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
       env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', ROLE: 'api' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    try {
-      let output = '';
-      child.stdout.on('data', (chunk) => (output += chunk));
-      const port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1], 30_000, 'the server');
-      const served = (await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json()) as Record<string, any>;
-      const committed = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8'));
-      expect(served, 'openapi.json is stale: run `npm run openapi`').toEqual(committed);
-      expect(served.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-      expect(served.paths['/api/v1/runs'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/SubmitRunDto');
-      expect(served.paths['/health/live'].get.security).toEqual([]);
-      expect(served.paths['/api/v1/runs'].get.security).toBeUndefined();
-      expect((await fetch(`http://127.0.0.1:${port}/api/docs`)).status).toBe(200);
-    } finally {
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1], 30_000, 'the server');
+    served = (await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json()) as Json;
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
       child.kill('SIGTERM');
       await once(child, 'exit');
-      rmSync(dataDir, { recursive: true, force: true });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is served publicly, matches the committed openapi.json, and documents the bearer scheme', async () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8'));
+    expect(served, 'openapi.json is stale: run `npm run openapi`').toEqual(committed);
+    expect(served.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(served.paths['/api/v1/runs'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/SubmitRunDto');
+    expect(served.paths['/health/live'].get.security).toEqual([]);
+    expect(served.paths['/api/v1/runs'].get.security).toBeUndefined();
+    expect((await fetch(`http://127.0.0.1:${port}/api/docs`)).status).toBe(200);
+  });
+
+  it('documents the submit: 202 with the run, 429 problem+json with the quota codes', () => {
+    const responses = served.paths['/api/v1/runs'].post.responses;
+    expect(Object.keys(responses).filter((status) => status.startsWith('2'))).toEqual(['202']);
+    expect(responses['202'].content['application/json'].schema.$ref).toBe('#/components/schemas/RunView');
+    expect(problemCodes(responses['429'])).toEqual(expect.arrayContaining(['daily_limit', 'queue_full', 'concurrency_limit', 'rate_limited']));
+    expect(responses['429'].headers['Retry-After']).toBeDefined();
+    expect(problemCodes(responses['400'])).toEqual(expect.arrayContaining(['validation_failed', 'unknown_agent', 'timeout_exceeds_quota']));
+    expect(problemCodes(responses['503'])).toEqual(['shutting_down']);
+
+    const run = served.components.schemas.RunView;
+    expect(run.required).toEqual(expect.arrayContaining(['id', 'status', 'prompt', 'createdAt', 'error', 'result']));
+    expect(run.properties.finishedAt).toMatchObject({ type: 'string', nullable: true });
+    expect(run.properties.metadata).toMatchObject({ type: 'object', additionalProperties: true });
+    expect(served.components.schemas.RunStatus.enum).toEqual(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
+  });
+
+  it('documents the run list as a RunPage', () => {
+    expect(served.paths['/api/v1/runs'].get.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/RunPage');
+    const page = served.components.schemas.RunPage;
+    expect(page.properties.items).toEqual({ type: 'array', items: { $ref: '#/components/schemas/RunView' } });
+    expect(page.properties.nextCursor).toMatchObject({ type: 'string', nullable: true });
+  });
+
+  it('documents 401 and 429 on every protected operation, and 403 on the admin routes', () => {
+    const operations = operationsOf(served);
+    const isProtected = ({ operation }: Operation): boolean => !(Array.isArray(operation.security) && operation.security.length === 0);
+    expect(operations.filter(isProtected).length).toBeGreaterThan(15);
+    for (const { name, operation } of operations.filter(isProtected)) {
+      expect(problemCodes(operation.responses['401']), name).toContain('unauthorized');
+      expect(problemCodes(operation.responses['429']), name).toContain('rate_limited');
+    }
+    for (const { name, operation } of operations.filter(({ name }) => name.includes('/api/v1/admin/'))) {
+      expect(problemCodes(operation.responses['403']), name).toEqual(['forbidden']);
+    }
+  });
+
+  it('documents each error code under the status the server answers it with', () => {
+    for (const { name, operation } of operationsOf(served)) {
+      for (const [status, response] of Object.entries(operation.responses as Json)) {
+        if (!response.content?.['application/problem+json']) continue;
+        for (const code of problemCodes(response)) {
+          expect(PROBLEM_STATUS[code as ProblemCode], `${name} ${status} ${code}`).toBe(Number(status));
+        }
+      }
+    }
+  });
+
+  // No successful payload of this API is free-form: each one has its shape documented.
+  it('gives every successful response a schema, none of them a bare object', () => {
+    for (const { name, operation } of operationsOf(served)) {
+      const successes = Object.entries(operation.responses as Json).filter(([status]) => status.startsWith('2'));
+      expect(successes.length, name).toBeGreaterThan(0);
+      for (const [status, response] of successes) {
+        if (status === '204') {
+          expect(response.content, name).toBeUndefined();
+          continue;
+        }
+        expect(Object.keys(response.content ?? {}).length, `${name} ${status} has no content`).toBeGreaterThan(0);
+        for (const [mediaType, { schema }] of Object.entries(response.content as Json)) {
+          const where = `${name} ${status} ${mediaType}`;
+          expect(schema, where).toBeDefined();
+          const bareObject = schema.type === 'object' && !schema.properties && !schema.additionalProperties && !schema.allOf;
+          expect(bareObject || Object.keys(schema).length === 0, `${where} is a bare object`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('resolves every schema reference', () => {
+    const schemas = Object.keys(served.components.schemas);
+    for (const ref of new Set(refsIn(served.paths).concat(refsIn(served.components.schemas)))) {
+      expect(schemas.map((name) => `#/components/schemas/${name}`), ref).toContain(ref);
     }
   });
 });

@@ -12,8 +12,9 @@ import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
 import { Executor, type Execution, type ExecutionOutcome } from './executors/executor.js';
 import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
-import { RunEventsService, type RunEventView } from './run-events.service.js';
+import { RunEventsService } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
+import type { RunEventView } from './run.view.js';
 
 /** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
 const TICK_MS = 1_000;

@@ -6,13 +6,7 @@ import { MoreThan, type EntityManager, type QueryDeepPartialEntity, type Reposit
 import { DatabaseService } from '../database/database.service.js';
 import { Run } from './entities/run.entity.js';
 import { RunEvent, type RunEventType } from './entities/run-event.entity.js';
-
-export interface RunEventView {
-  seq: number;
-  ts: string;
-  type: RunEventType;
-  data: Record<string, unknown>;
-}
+import type { RunEventView } from './run.view.js';
 
 export function toEventView(event: RunEvent): RunEventView {
   return { seq: event.seq, ts: event.ts, type: event.type, data: event.data };

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { isFinal, type RunStatus } from './entities/run.entity.js';
-import type { RunEventsService, RunEventView } from './run-events.service.js';
+import type { RunEventsService } from './run-events.service.js';
+import type { RunEventView } from './run.view.js';
 
 const REPLAY_PAGE = 500;
 /** Safety net: a stream also reads the database this often, for events written by another process. */

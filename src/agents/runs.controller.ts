@@ -1,15 +1,17 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiExtraModels, ApiHeader, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
-import type { Page } from '../common/pagination.js';
+import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
+import type { AgentList } from './agent.view.js';
 import { AdminListRunsQuery, ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
 import { SubmitRunDto } from './dto/submit-run.dto.js';
 import { streamRunEvents } from './run-stream.js';
 import { RunEventsService } from './run-events.service.js';
-import type { RunView } from './run-view.js';
+import { RunEventPage, type RunPage, type RunView } from './run.view.js';
 import { RunsService } from './runs.service.js';
 
 const uuid = new ParseUUIDPipe({ version: '4' });
@@ -23,28 +25,54 @@ export class RunsController {
 
   @Post()
   @HttpCode(202)
+  @ApiProblems(
+    ...BODY_PROBLEMS,
+    'unknown_agent',
+    'timeout_exceeds_quota',
+    'workspace_not_found',
+    'spec_not_found',
+    'daily_limit',
+    'queue_full',
+    'concurrency_limit',
+    'shutting_down',
+  )
   submit(@CurrentUser() user: AuthUser, @Body() body: SubmitRunDto): Promise<RunView> {
     return this.runs.submit(user.id, body);
   }
 
   @Get()
-  list(@CurrentUser() user: AuthUser, @Query() query: ListRunsQuery): Promise<Page<RunView>> {
+  @ApiProblems('validation_failed')
+  list(@CurrentUser() user: AuthUser, @Query() query: ListRunsQuery): Promise<RunPage> {
     return this.runs.list({ userId: user.id }, query);
   }
 
   @Get(':id')
+  @ApiProblems('validation_failed', 'run_not_found')
   get(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<RunView> {
     return this.runs.get({ userId: user.id }, id);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
+  @ApiProblems('validation_failed', 'run_not_found', 'run_finished')
   cancel(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<RunView> {
     return this.runs.cancel({ userId: user.id }, id);
   }
 
   /** SSE when the client accepts `text/event-stream`, JSON pages otherwise. */
   @Get(':id/events')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'SSE: resume after this event `seq` (instead of `after`)' })
+  @ApiExtraModels(RunEventPage)
+  @ApiOkResponse({
+    description: 'A page of events; with `Accept: text/event-stream`, the stored events then live ones, closing after the final status event',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(RunEventPage) } },
+      'text/event-stream': {
+        schema: { type: 'string', description: 'SSE frames: `id` is the event `seq`, `event` its `type`, `data` the RunEventView as JSON' },
+      },
+    },
+  })
+  @ApiProblems('validation_failed', 'run_not_found')
   async events(
     @CurrentUser() user: AuthUser,
     @Param('id', uuid) id: string,
@@ -70,12 +98,22 @@ export class RunsController {
   }
 
   @Get(':id/logs')
+  @ApiOkResponse({
+    description: "The run's stdout, stderr and agent messages, in order",
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
+  @ApiProblems('validation_failed', 'run_not_found')
   async logs(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<StreamableFile> {
     await this.runs.find({ userId: user.id }, id);
     return new StreamableFile(Readable.from(this.runs.log(id)), { type: 'text/plain; charset=utf-8' });
   }
 
   @Get(':id/diff')
+  @ApiOkResponse({
+    description: 'The unified diff of what the run changed in its workspace',
+    content: { 'text/x-diff': { schema: { type: 'string' } } },
+  })
+  @ApiProblems('validation_failed', 'run_not_found', 'diff_not_found')
   async diff(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<StreamableFile> {
     return new StreamableFile(Buffer.from(await this.runs.diff({ userId: user.id }, id), 'utf8'), { type: 'text/x-diff; charset=utf-8' });
   }
@@ -88,7 +126,8 @@ export class AdminRunsController {
   constructor(private readonly runs: RunsService) {}
 
   @Get()
-  list(@Query() query: AdminListRunsQuery): Promise<Page<RunView>> {
+  @ApiProblems('validation_failed')
+  list(@Query() query: AdminListRunsQuery): Promise<RunPage> {
     return this.runs.list('all', query);
   }
 }
@@ -98,7 +137,7 @@ export class AgentsController {
   constructor(private readonly profiles: AgentProfilesService) {}
 
   @Get()
-  list(): { items: { name: string; executor: string; description: string; default: boolean }[] } {
+  list(): AgentList {
     const defaultAgent = this.profiles.defaultAgent;
     return {
       items: this.profiles.list().map((profile) => ({

@@ -17,9 +17,9 @@ import { AgentProfilesService } from './agent-profiles.service.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, SubmitRunDto } from './dto/submit-run.dto.js';
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
-import { RunEventsService, type RunEventView } from './run-events.service.js';
+import { RunEventsService } from './run-events.service.js';
 import { RunQueue } from './run-queue.js';
-import { toRunView, type RunView } from './run-view.js';
+import { toRunView, type RunEventView, type RunView } from './run.view.js';
 
 /** Whose runs a call may touch: one user's, or (admin CLI) everyone's. */
 export type RunScope = { userId: string } | 'all';

@@ -1,11 +1,14 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentUser, Public, type AuthUser } from '../auth/auth.decorators.js';
+import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import { SeedRunDto, type SeedTaskStatus } from './dto/seed-compat.dto.js';
 import type { RunStatus } from './entities/run.entity.js';
-import type { RunView } from './run-view.js';
+import type { RunView } from './run.view.js';
 import { RunsService } from './runs.service.js';
+import { SeedTask, type SeedHealth, type SeedTaskCancelled, type SeedTaskStarted } from './seed-compat.view.js';
 
 const DEFAULT_WORKSPACE = 'default';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,13 +22,6 @@ const SEED_STATUS: Record<RunStatus, SeedTaskStatus> = {
   interrupted: 'failed',
   cancelled: 'cancelled',
 };
-
-interface SeedTask {
-  task_id: string;
-  status: SeedTaskStatus;
-  result: RunView['result'] | null;
-  error: string | null;
-}
 
 function task(run: RunView): SeedTask {
   return { task_id: run.id, status: SEED_STATUS[run.status], result: run.result, error: run.error?.message ?? null };
@@ -42,7 +38,18 @@ export class SeedCompatController {
 
   @Post('run')
   @HttpCode(202)
-  async run(@CurrentUser() user: AuthUser, @Body() body: SeedRunDto): Promise<{ task_id: string; spec_id: string; agent_type: string; status: 'started'; message: string }> {
+  @ApiProblems(
+    ...BODY_PROBLEMS,
+    'unknown_agent',
+    'workspace_not_found',
+    'spec_not_found',
+    'run_conflict',
+    'daily_limit',
+    'queue_full',
+    'concurrency_limit',
+    'shutting_down',
+  )
+  async run(@CurrentUser() user: AuthUser, @Body() body: SeedRunDto): Promise<SeedTaskStarted> {
     const workspace = body.workspace ?? DEFAULT_WORKSPACE;
     const active = await Promise.all(
       (['queued', 'running'] as const).map((status) => this.runs.list({ userId: user.id }, { agent: body.agent_type, status, limit: 100 })),
@@ -55,6 +62,8 @@ export class SeedCompatController {
   }
 
   @Get('status/:taskId')
+  @ApiOkResponse({ type: SeedTask })
+  @ApiNotFoundResponse({ type: SeedTask, description: 'No such task of this user: `status` is `not_found`' })
   async status(@CurrentUser() user: AuthUser, @Param('taskId') taskId: string, @Res() reply: FastifyReply): Promise<void> {
     const run = await this.findOwn(user, taskId);
     if (!run) {
@@ -66,7 +75,8 @@ export class SeedCompatController {
 
   @Post('cancel/:taskId')
   @HttpCode(200)
-  async cancel(@CurrentUser() user: AuthUser, @Param('taskId') taskId: string): Promise<SeedTask & { message: string }> {
+  @ApiProblems('run_not_found', 'run_finished')
+  async cancel(@CurrentUser() user: AuthUser, @Param('taskId') taskId: string): Promise<SeedTaskCancelled> {
     if (!UUID.test(taskId)) throw new ProblemError('run_not_found', `there is no task ${taskId}`);
     const run = await this.runs.cancel({ userId: user.id }, taskId);
     return { ...task(run), message: run.status === 'cancelled' ? 'task cancelled' : 'cancellation requested' };
@@ -74,7 +84,8 @@ export class SeedCompatController {
 
   @Public()
   @Get('health')
-  health(): { status: 'ok'; endpoint: 'agents' } {
+  @ApiProblems('rate_limited')
+  health(): SeedHealth {
     return { status: 'ok', endpoint: 'agents' };
   }
 

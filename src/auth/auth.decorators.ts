@@ -1,5 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiExtension } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.js';
 import type { UserRole } from './user.entity.js';
 
 export const IS_PUBLIC_KEY = 'autocode:isPublic';
@@ -15,8 +16,9 @@ export const PUBLIC_OPERATION_EXTENSION = 'x-autocode-public';
 export const Public = (): MethodDecorator & ClassDecorator =>
   applyDecorators(SetMetadata(IS_PUBLIC_KEY, true), ApiExtension(PUBLIC_OPERATION_EXTENSION, true));
 
-/** Restricts a route or controller to the given roles (403 for the others). */
-export const Roles = (...roles: UserRole[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES_KEY, roles);
+/** Restricts a route or controller to the given roles: the others get 403 `forbidden`, in the guard and in the OpenAPI document alike. */
+export const Roles = (...roles: UserRole[]): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(ROLES_KEY, roles), ApiProblems('forbidden'));
 
 /** The authenticated caller, as the guard established it. */
 export interface AuthUser {

@@ -1,4 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
+import type { ProblemDocument } from './problem.view.js';
 
 /**
  * The stable error codes of the API. A client switches on `code`, so a code is
@@ -60,15 +61,6 @@ export class ProblemError extends Error {
   }
 }
 
-export interface ProblemDocument {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  [extension: string]: unknown;
-}
-
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -86,6 +78,11 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The `title` of a problem with this status. */
+export function problemTitle(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
+
 export function problemDocument(
   status: number,
   code: string,
@@ -95,7 +92,7 @@ export function problemDocument(
   return {
     ...extensions,
     type: `https://autocode.dev/problems/${code.replace(/_/g, '-')}`,
-    title: TITLES[status] ?? 'Error',
+    title: problemTitle(status),
     status,
     detail,
     code,

@@ -1,21 +1,25 @@
 import { Controller, Get, Headers, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { Public } from '../auth/auth.decorators.js';
 import { InvalidTokenError, TokenService } from '../auth/token.service.js';
+import { ApiProblems } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { VERSION } from '../metrics/version.js';
 import { HealthIndicators } from './health.indicators.js';
+import { HealthComponent, HealthIndicatorState, HealthReport, ReadinessReport, type LiveStatus } from './health.view.js';
 
 type ComponentState = 'up' | 'down';
 
 /** Liveness, readiness (Terminus) and a detailed report for operators. */
 @Public()
 @SkipThrottle()
+@ApiExtraModels(HealthIndicatorState, HealthComponent)
 @Controller('health')
 export class HealthController {
   private readonly config: Pick<AppConfig, 'role' | 'node' | 'headlessMode' | 'health'>;
@@ -37,11 +41,13 @@ export class HealthController {
 
   /** The process can serve: no dependency is checked. */
   @Get('live')
-  live(): { status: 'ok' } {
+  live(): LiveStatus {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOkResponse({ type: ReadinessReport, description: 'Every probe is up' })
+  @ApiServiceUnavailableResponse({ type: ReadinessReport, description: 'A probe is down, or the server is shutting down' })
   async ready(@Res() reply: FastifyReply): Promise<void> {
     const { status, result } = await this.readiness();
     await reply.status(status).send(result);
@@ -49,6 +55,9 @@ export class HealthController {
 
   /** Version, uptime, role, node, each component's state and the run counts; admin token unless HEALTH_DETAILED_PUBLIC. */
   @Get('detailed')
+  @ApiOkResponse({ type: HealthReport, description: '`healthy` or `degraded`' })
+  @ApiServiceUnavailableResponse({ type: HealthReport, description: '`unhealthy`' })
+  @ApiProblems('unauthorized', 'forbidden')
   async detailed(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
     if (!this.config.health.detailedPublic) await this.requireAdmin(authorization);
     const { result } = await this.readiness();
@@ -68,7 +77,7 @@ export class HealthController {
       activeRuns: this.dispatcher.activeCount,
       queuedRuns: this.dispatcher.queuedCount,
       components,
-    });
+    } satisfies HealthReport);
   }
 
   private async readiness(): Promise<{ status: number; result: HealthCheckResult }> {

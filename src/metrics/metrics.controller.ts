@@ -1,4 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { InjectMetric, PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
@@ -22,6 +23,8 @@ export class MetricsController extends PrometheusController {
   }
 
   @Get()
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ type: String, description: 'The Prometheus text exposition format' })
   override async index(@Res({ passthrough: true }) response: FastifyReply): Promise<string> {
     this.active.set(this.dispatcher.activeCount);
     this.queued.set(this.dispatcher.queuedCount);

@@ -1,8 +1,10 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
 import { UserIdPipe } from '../auth/user-id.pipe.js';
+import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { UpdateQuotaDto } from './dto/update-quota.dto.js';
-import { QuotaService, type QuotaSummary, type UserQuotaView } from './quota.service.js';
+import { QuotaService } from './quota.service.js';
+import type { QuotaSummary, UserQuotaList, UserQuotaView } from './quota.view.js';
 
 @Controller('api/v1/quota')
 export class QuotaController {
@@ -20,11 +22,12 @@ export class AdminUsersController {
   constructor(private readonly quota: QuotaService) {}
 
   @Get()
-  async list(): Promise<{ items: UserQuotaView[] }> {
+  async list(): Promise<UserQuotaList> {
     return { items: await this.quota.listUsers() };
   }
 
   @Put(':id/quota')
+  @ApiProblems(...BODY_PROBLEMS)
   change(@Param('id', UserIdPipe) userId: string, @Body() body: UpdateQuotaDto): Promise<UserQuotaView> {
     return this.quota.change(userId, body);
   }

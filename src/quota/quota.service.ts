@@ -2,24 +2,17 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { EntityManager } from 'typeorm';
 import { Run } from '../agents/entities/run.entity.js';
-import { User, type UserRole } from '../auth/user.entity.js';
+import { User } from '../auth/user.entity.js';
 import { Clock } from '../common/clock.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig, QuotaOverflow, Tier } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RunMetrics, type RejectionReason } from '../metrics/metrics.service.js';
+import type { QuotaOverrides, QuotaSummary, UserQuotaView } from './quota.view.js';
 import { isTier, TIERS, type TierLimits } from './tiers.js';
 
 export interface QuotaLimits extends TierLimits {
   tier: Tier;
-}
-
-export interface QuotaSummary {
-  tier: Tier;
-  concurrent: { used: number; limit: number };
-  queued: { used: number; limit: number };
-  daily: { used: number; limit: number; resetsAt: string };
-  maxRunSeconds: number;
 }
 
 /** An admin's change to a user's quota: a value sets an override, `null` clears it, absent leaves it. */
@@ -29,22 +22,6 @@ export interface QuotaChange {
   daily?: number | null;
   queued?: number | null;
   maxRunSeconds?: number | null;
-}
-
-export interface QuotaOverrides {
-  tier: Tier | null;
-  concurrent: number | null;
-  daily: number | null;
-  queued: number | null;
-  maxRunSeconds: number | null;
-}
-
-export interface UserQuotaView extends QuotaSummary {
-  userId: string;
-  role: UserRole;
-  overrides: QuotaOverrides;
-  createdAt: string;
-  lastSeenAt: string;
 }
 
 /** Seconds a client is told to wait after `queue_full` or `concurrency_limit`: a run typically frees a slot by then. */

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProblemError } from '../common/problem.js';
 import { git } from './git.js';
+import type { SpecDetail, SpecView } from './spec.view.js';
 import { PathOutsideRootError, WorkspaceService } from './workspace.service.js';
 import { WorkspacesService } from './workspaces.service.js';
 
@@ -12,20 +13,6 @@ export const SPEC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Where specs live in a workspace, as in the seed. */
 export const SPECS_DIR = '.auto-claude/specs';
 export const MAX_SPEC_BYTES = 1024 * 1024;
-
-export interface SpecView {
-  id: string;
-  title: string;
-  /** spec.md, relative to the workspace. */
-  path: string;
-}
-
-export interface SpecDetail extends SpecView {
-  /** The spec's text after its title heading. */
-  body: string;
-  /** The whole spec.md: what a run with this spec gets as its prompt. */
-  content: string;
-}
 
 /**
  * Specs in a workspace: `.auto-claude/specs/NNN-slug/spec.md`, numbered in

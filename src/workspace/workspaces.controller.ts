@@ -1,9 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CurrentUser, type AuthUser } from '../auth/auth.decorators.js';
-import type { Page } from '../common/pagination.js';
+import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { CreateSpecDto, CreateWorkspaceDto, ListWorkspacesQuery, SpecParams, WorkspaceParams } from './dto/workspace.dto.js';
-import { SpecsService, type SpecDetail, type SpecView } from './specs.service.js';
-import { WorkspacesService, type WorkspaceDetail, type WorkspaceView } from './workspaces.service.js';
+import type { SpecDetail, SpecPage } from './spec.view.js';
+import { SpecsService } from './specs.service.js';
+import type { WorkspaceDetail, WorkspacePage } from './workspace.view.js';
+import { WorkspacesService } from './workspaces.service.js';
 
 @Controller('api/v1/workspaces')
 export class WorkspacesController {
@@ -13,38 +15,45 @@ export class WorkspacesController {
   ) {}
 
   @Post()
+  @ApiProblems(...BODY_PROBLEMS, 'repo_url_not_allowed', 'workspace_exists', 'clone_failed')
   create(@CurrentUser() user: AuthUser, @Body() body: CreateWorkspaceDto): Promise<WorkspaceDetail> {
     return this.workspaces.create(user.id, body);
   }
 
   @Get()
-  list(@CurrentUser() user: AuthUser, @Query() query: ListWorkspacesQuery): Promise<Page<WorkspaceView>> {
+  @ApiProblems('validation_failed')
+  list(@CurrentUser() user: AuthUser, @Query() query: ListWorkspacesQuery): Promise<WorkspacePage> {
     return this.workspaces.list(user.id, query);
   }
 
   @Get(':name')
+  @ApiProblems('validation_failed', 'workspace_not_found')
   get(@CurrentUser() user: AuthUser, @Param() params: WorkspaceParams): Promise<WorkspaceDetail> {
     return this.workspaces.get(user.id, params.name);
   }
 
   @Delete(':name')
   @HttpCode(204)
+  @ApiProblems('validation_failed', 'workspace_not_found', 'workspace_busy')
   async remove(@CurrentUser() user: AuthUser, @Param() params: WorkspaceParams): Promise<void> {
     await this.workspaces.remove(user.id, params.name);
   }
 
   @Post(':name/specs')
+  @ApiProblems(...BODY_PROBLEMS, 'workspace_not_found')
   createSpec(@CurrentUser() user: AuthUser, @Param() params: WorkspaceParams, @Body() body: CreateSpecDto): Promise<SpecDetail> {
     return this.specs.create(user.id, params.name, body);
   }
 
   /** In the order of their numbers, all at once: a workspace holds a handful of specs. */
   @Get(':name/specs')
-  async listSpecs(@CurrentUser() user: AuthUser, @Param() params: WorkspaceParams): Promise<Page<SpecView>> {
+  @ApiProblems('validation_failed', 'workspace_not_found')
+  async listSpecs(@CurrentUser() user: AuthUser, @Param() params: WorkspaceParams): Promise<SpecPage> {
     return { items: await this.specs.list(user.id, params.name), nextCursor: null };
   }
 
   @Get(':name/specs/:specId')
+  @ApiProblems('validation_failed', 'workspace_not_found', 'spec_not_found')
   getSpec(@CurrentUser() user: AuthUser, @Param() params: SpecParams): Promise<SpecDetail> {
     return this.specs.read(user.id, params.name, params.specId);
   }

@@ -16,25 +16,12 @@ import { Workspace } from './entities/workspace.entity.js';
 import { CLONE_TIMEOUT_MS, git, GitError } from './git.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { PathOutsideRootError, WorkspaceService } from './workspace.service.js';
+import type { WorkspaceDetail, WorkspaceView } from './workspace.view.js';
 
 /** A workspace name is one directory name: never `.`, `..`, hidden, or with a separator. */
 export const WORKSPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A ref to check out after a clone: no leading `-` (never an option), no `..`, no revision syntax. */
 export const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
-
-export interface WorkspaceView {
-  name: string;
-  repoUrl: string | null;
-  ref: string | null;
-  createdAt: string;
-}
-
-export interface WorkspaceDetail extends WorkspaceView {
-  /** The commit a run started now would branch from. */
-  head: string | null;
-  /** The checked-out branch; null on a detached HEAD (a tag or commit was checked out). */
-  branch: string | null;
-}
 
 export interface CreateWorkspaceRequest {
   name: string;

@@ -8,12 +8,16 @@ export function isFinal(status: RunStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
 
-export interface RunError {
+/** Why a run did not succeed. */
+export class RunError {
+  /** A stable snake_case code, e.g. `agent_failed`, `agent_not_started`, `interrupted`. */
   code: string;
+
   message: string;
 }
 
-export interface RunResult {
+/** What the agent reported at its end, as far as it did. */
+export class RunResult {
   summary?: string;
   costUsd?: number;
   inputTokens?: number;

@@ -1,7 +1,8 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { CliError, printJson, printTable } from '../../cli/output.js';
 import type { Tier } from '../../config/configuration.js';
-import { QuotaService, type QuotaChange, type UserQuotaView } from '../quota.service.js';
+import { QuotaService, type QuotaChange } from '../quota.service.js';
+import type { UserQuotaView } from '../quota.view.js';
 import { isTier } from '../tiers.js';
 
 /** Marks an override to clear; commander would replace a parser's `null` by the raw text. */
