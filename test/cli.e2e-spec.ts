@@ -1,11 +1,19 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { disposeTestServer, environment, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+import {
+  disposeTestServer,
+  environment,
+  FIXTURE_AGENTS,
+  freePort,
+  startTestServer,
+  waitFor,
+  waitForStatus,
+  type TestServer,
+} from './helpers/test-server.js';
 
 const DIST = join(import.meta.dirname, '..', 'dist');
 
@@ -14,15 +22,6 @@ function cli(env: Record<string, string>, ...args: string[]): { status: number |
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 describe('autocode CLI against a running server', () => {
   let server: TestServer;

@@ -1,28 +1,26 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isAlive, liveGroupMembers } from './helpers/processes.js';
-import { createTestDatabase, environment, FIXTURE_AGENTS, request, waitFor, type TestDatabase } from './helpers/test-server.js';
+import {
+  createTestDatabase,
+  environment,
+  FIXTURE_AGENTS,
+  freePort,
+  request,
+  waitFor,
+  type TestDatabase,
+} from './helpers/test-server.js';
 
 // The server as a process: PID file, signals, the shutdown sequence, crash recovery,
 // and `autocode server start|stop|status`.
 
 const DIST = join(import.meta.dirname, '..', 'dist');
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 function cli(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [join(DIST, 'cli.js'), ...args], { env, encoding: 'utf8', timeout: 60_000 });

@@ -5,7 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, environment, FIXTURE_AGENTS, request, waitFor, type TestDatabase } from './helpers/test-server.js';
+import {
+  createTestDatabase,
+  environment,
+  FIXTURE_AGENTS,
+  peakOverlap,
+  request,
+  waitFor,
+  type TestDatabase,
+} from './helpers/test-server.js';
 
 // Quotas across replicas: separate server processes sharing one PostgreSQL database.
 
@@ -108,14 +116,7 @@ describe('quota across two replicas on PostgreSQL', () => {
       }, 60_000, 'the queue to drain');
       expect(peak).toBeLessThanOrEqual(2);
       const runs = await Promise.all(accepted.map(async (id) => (await request(nodes[0]!.url, 'GET', `/api/v1/runs/${id}`, { token: bearer })).json));
-      const edges = runs.flatMap((run) => [
-        { at: Date.parse(run.startedAt), delta: 1 },
-        { at: Date.parse(run.finishedAt), delta: -1 },
-      ]);
-      edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-      let running = 0;
-      let most = 0;
-      for (const edge of edges) most = Math.max(most, (running += edge.delta));
+      const most = peakOverlap(runs);
       expect(most).toBeLessThanOrEqual(2);
       expect(most).toBeGreaterThanOrEqual(1);
     } finally {

@@ -5,6 +5,7 @@ import {
   environment,
   FIXTURE_AGENTS,
   ManualClock,
+  peakOverlap,
   startTestServer,
   waitFor,
   waitForStatus,
@@ -80,18 +81,6 @@ async function drain(server: TestServer, token: string, timeoutMs = 30_000): Pro
   );
 }
 
-/** The largest number of runs running at one instant, from their recorded startedAt/finishedAt. */
-function peakOverlap(runs: Json[]): number {
-  const edges = runs.flatMap((run) => [
-    { at: Date.parse(run.startedAt), delta: 1 },
-    { at: Date.parse(run.finishedAt), delta: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let running = 0;
-  let peak = 0;
-  for (const edge of edges) peak = Math.max(peak, (running += edge.delta));
-  return peak;
-}
 
 /**
  * Opens the client's connections and warms the server's code paths with harmless requests, so that

@@ -11,6 +11,7 @@ import {
   disposeTestServer,
   environment,
   FIXTURE_AGENTS,
+  peakOverlap,
   startTestServer,
   waitFor,
   waitForStatus,
@@ -230,15 +231,7 @@ describe('dispatch', () => {
       }, 30_000, 'all five runs to succeed');
       const runs = await Promise.all(ids.map(async (id) => (await server.request('GET', `/api/v1/runs/${id}`, { token })).json));
       // From the recorded times: at no instant were more than two runs running.
-      const edges = runs.flatMap((run) => [
-        { at: Date.parse(run.startedAt), delta: 1 },
-        { at: Date.parse(run.finishedAt), delta: -1 },
-      ]);
-      edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-      let running = 0;
-      let peak = 0;
-      for (const edge of edges) peak = Math.max(peak, (running += edge.delta));
-      expect(peak).toBeLessThanOrEqual(2);
+      expect(peakOverlap(runs)).toBeLessThanOrEqual(2);
       expect(maxRunning).toBeLessThanOrEqual(2);
       const starts = runs.map((run) => run.startedAt as string);
       expect([...starts].sort()).toEqual(starts);

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -205,4 +207,28 @@ export class ManualClock extends Clock {
   set(to: Date): void {
     this.current = to;
   }
+}
+
+/** The largest number of runs running at one instant, from their recorded startedAt/finishedAt. */
+export function peakOverlap(runs: { startedAt: string; finishedAt: string }[]): number {
+  const edges = runs.flatMap((run) => [
+    { at: Date.parse(run.startedAt), delta: 1 },
+    { at: Date.parse(run.finishedAt), delta: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let running = 0;
+  let peak = 0;
+  for (const edge of edges) peak = Math.max(peak, (running += edge.delta));
+  return peak;
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server the test starts as a separate process. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  await once(probe, 'close');
+  return port;
 }
