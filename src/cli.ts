@@ -15,7 +15,7 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 /** Commands that do not read the database (or, for `db`, bring its schema up to date). */
-const COMMANDS_WITHOUT_SCHEMA = new Set(['', 'db', 'serve', 'server', 'token', 'help', '--help', '-h']);
+const COMMANDS_WITHOUT_SCHEMA = new Set(['', 'agents', 'db', 'serve', 'server', 'token', 'help', '--help', '-h']);
 
 function fail(error: unknown): never {
   const exitCode = error instanceof CliError ? error.exitCode : EXIT_FAILURE;

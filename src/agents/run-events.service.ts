@@ -95,6 +95,13 @@ export class RunEventsService {
     for (const [runId, views] of byRun) this.publish(runId, views);
   }
 
+  /** The first event of a run, inserted with the run itself (whose `last_seq` starts at 1). */
+  async appendFirst(manager: EntityManager, runId: string, type: RunEventType, data: Record<string, unknown>, ts: string): Promise<RunEventView> {
+    const event = Object.assign(new RunEvent(), { runId, seq: 1, ts, type, data });
+    await manager.createQueryBuilder().insert().into(RunEvent).values(event as QueryDeepPartialEntity<RunEvent>).updateEntity(false).execute();
+    return toEventView(event);
+  }
+
   /**
    * Appends one event inside the caller's transaction (status changes), taking
    * the next `seq` from the run row. The caller publishes it after commit.

@@ -8,8 +8,16 @@ const REPLAY_PAGE = 500;
 const POLL_MS = 2_000;
 const KEEPALIVE_MS = 15_000;
 
+/** Live events are shared by every subscriber of a run: each is serialized once, not once per stream. */
+const frames = new WeakMap<RunEventView, string>();
+
 function frame(event: RunEventView): string {
-  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  let text = frames.get(event);
+  if (text === undefined) {
+    text = `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    frames.set(event, text);
+  }
+  return text;
 }
 
 function isFinalStatus(event: RunEventView): boolean {
@@ -58,16 +66,18 @@ export async function streamRunEvents(
     resolveDone();
   };
 
+  // One socket write per batch.
   const write = (batch: RunEventView[]): void => {
+    let out = '';
+    let final = false;
     for (const event of batch) {
-      if (closed || event.seq !== lastSeq + 1) continue;
-      raw.write(frame(event));
+      if (closed || final || event.seq !== lastSeq + 1) continue;
+      out += frame(event);
       lastSeq = event.seq;
-      if (isFinalStatus(event)) {
-        close();
-        return;
-      }
+      final = isFinalStatus(event);
     }
+    if (out) raw.write(out);
+    if (final) close();
   };
 
   const catchUp = (): Promise<void> =>

@@ -102,13 +102,12 @@ export class RunsService {
         node: null,
         pgid: null,
         pgidStartedAt: null,
-        lastSeq: 0,
+        lastSeq: 1,
         baseCommit: null,
         worktreeRemovedAt: null,
       });
-      await manager.insert(Run, run as QueryDeepPartialEntity<Run>);
-      const event = await this.events.appendInTransaction(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
-      run.lastSeq = event.seq;
+      await manager.createQueryBuilder().insert().into(Run).values(run as QueryDeepPartialEntity<Run>).updateEntity(false).execute();
+      const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
       return { run, event };
     });
     this.events.publish(run.id, [event]);

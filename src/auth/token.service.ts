@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { AppConfig } from '../config/configuration.js';
 import type { AuthUser } from './auth.decorators.js';
 
 export const MAX_USER_ID_LENGTH = 128;
+/** Verified tokens remembered at most (oldest forgotten first). */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 type Algorithm = 'HS256' | 'RS256' | 'ES256';
 
@@ -43,7 +45,11 @@ export function parseTtl(value: string): number {
 export class TokenService {
   private readonly algorithm: Algorithm;
   private readonly verifyKey: string;
+  /** The key as a KeyObject, made once: given a string, jsonwebtoken parses it again on every verify. */
+  private readonly verifyKeyObject: KeyObject;
   private readonly auth: AppConfig['auth'];
+  /** Tokens already verified, until they expire: a client sends the same token many times. */
+  private readonly verified = new Map<string, { user: AuthUser; expiresAt: number }>();
 
   constructor(
     private readonly jwt: JwtService,
@@ -53,19 +59,29 @@ export class TokenService {
     if (this.auth.secret) {
       this.algorithm = 'HS256';
       this.verifyKey = this.auth.secret;
+      this.verifyKeyObject = createSecretKey(Buffer.from(this.auth.secret));
     } else {
       const key = createPublicKey(this.auth.publicKey!);
       this.algorithm = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
       this.verifyKey = this.auth.publicKey!;
+      this.verifyKeyObject = key;
     }
   }
 
   async verify(token: string): Promise<AuthUser> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAt > Date.now()) return known.user;
+    return this.verifyUncached(token);
+  }
+
+  private async verifyUncached(token: string): Promise<AuthUser> {
+    // @nestjs/jwt types the key as string | Buffer; jsonwebtoken takes a KeyObject as it is.
+    const key = this.verifyKeyObject as unknown as Buffer;
     let claims: Claims;
     try {
       claims = await this.jwt.verifyAsync<Claims & object>(token, {
-        secret: this.algorithm === 'HS256' ? this.verifyKey : undefined,
-        publicKey: this.algorithm === 'HS256' ? undefined : this.verifyKey,
+        secret: this.algorithm === 'HS256' ? key : undefined,
+        publicKey: this.algorithm === 'HS256' ? undefined : key,
         algorithms: [this.algorithm],
         ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
         ...(this.auth.audience ? { audience: this.auth.audience } : {}),
@@ -79,7 +95,10 @@ export class TokenService {
     if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > MAX_USER_ID_LENGTH) {
       throw new InvalidTokenError(`token sub must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);
     }
-    return { id: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
+    const user: AuthUser = { id: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { user, expiresAt: claims.exp * 1000 });
+    return user;
   }
 
   /** Signs a token for `userId`; only possible when the server holds an HS256 secret. */

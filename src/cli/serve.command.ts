@@ -2,7 +2,6 @@ import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/configuration.js';
-import { startServer } from '../server.js';
 import { parsePositiveInt } from './output.js';
 
 interface ServeOptions {
@@ -18,6 +17,8 @@ export class ServeCommand extends CommandRunner {
   }
 
   async run(_args: string[], options: ServeOptions): Promise<void> {
+    // Loaded here, not at the top: the other commands need none of the HTTP server.
+    const { startServer } = await import('../server.js');
     const app = await startServer({
       ...this.config,
       http: { host: options.host ?? this.config.http.host, port: options.port ?? this.config.http.port },

@@ -1,4 +1,4 @@
-import { query, type Options, type SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
+import type { Options, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { Injectable } from '@nestjs/common';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
@@ -66,6 +66,8 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
         message: `the "${request.profile.name}" agent needs ${CLAUDE_CREDENTIALS.join(' or ')} in the server's environment`,
       });
     }
+    // The SDK is loaded the first time a claude run starts, not with the server or the CLI.
+    const { query } = await import('@anthropic-ai/claude-agent-sdk');
     const abortController = new AbortController();
     const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
     let exited: Promise<[number | null, NodeJS.Signals | null]> = Promise.resolve([null, null]);

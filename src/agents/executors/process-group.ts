@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const POLL_MS = 50;
@@ -10,11 +10,14 @@ interface ProcStat {
   startTime: string;
 }
 
+// The /proc files below are tiny and kernel-generated: reading them synchronously costs microseconds,
+// where the promise API would cost a thread-pool round trip per file for a scan of every process.
+
 /** Reads `/proc/<pid>/stat`; the command name may hold spaces and parentheses, so parse from the last `)`. */
-async function readStat(pid: number): Promise<ProcStat | null> {
+function readStat(pid: number): ProcStat | null {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
@@ -25,13 +28,13 @@ async function readStat(pid: number): Promise<ProcStat | null> {
 
 /** The kernel's start time of a process (clock ticks since boot), or null when it is gone. */
 export async function processStartTime(pid: number): Promise<string | null> {
-  return (await readStat(pid))?.startTime ?? null;
+  return readStat(pid)?.startTime ?? null;
 }
 
 /** Whether a process was started with `AUTOCODE_RUN_ID=<runId>` in its environment, which every agent's descendants inherit. */
-async function startedFor(pid: number, runId: string): Promise<boolean> {
+function startedFor(pid: number, runId: string): boolean {
   try {
-    return (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0').includes(`AUTOCODE_RUN_ID=${runId}`);
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`AUTOCODE_RUN_ID=${runId}`);
   } catch {
     return false;
   }
@@ -43,25 +46,24 @@ async function startedFor(pid: number, runId: string): Promise<boolean> {
  * a session of their own (Claude Code's Bash tool does), and a double fork
  * leaves no parent to trace them by.
  */
-async function liveProcesses(pgid: number, runId?: string): Promise<{ group: number[]; outside: number[] }> {
+function liveProcesses(pgid: number, runId?: string): { group: number[]; outside: number[] } {
   let entries: string[];
   try {
-    entries = await readdir('/proc');
+    entries = readdirSync('/proc');
   } catch {
     return { group: signalGroup(pgid, 0) ? [pgid] : [], outside: [] };
   }
-  const stats = await Promise.all(entries.filter((entry) => /^\d+$/.test(entry)).map((entry) => readStat(Number(entry))));
+  const stats = entries.filter((entry) => /^\d+$/.test(entry)).map((entry) => readStat(Number(entry)));
   const live = stats.filter((stat): stat is ProcStat => stat !== null && stat.state !== 'Z');
   const group = live.filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
   if (runId === undefined) return { group, outside: [] };
   const others = live.filter((stat) => stat.pgrp !== pgid && stat.pid !== process.pid);
-  const started = await Promise.all(others.map(async (stat) => ((await startedFor(stat.pid, runId)) ? stat.pid : null)));
-  return { group, outside: started.filter((pid): pid is number => pid !== null) };
+  return { group, outside: others.filter((stat) => startedFor(stat.pid, runId)).map((stat) => stat.pid) };
 }
 
 /** Live (non-zombie) members of a process group, and with a run id every live process started for that run. */
 export async function groupMembers(pgid: number, runId?: string): Promise<number[]> {
-  const { group, outside } = await liveProcesses(pgid, runId);
+  const { group, outside } = liveProcesses(pgid, runId);
   return [...group, ...outside];
 }
 
@@ -112,7 +114,7 @@ export async function terminateGroup(pgid: number | null, graceMs: number, runId
   const members = () => groupMembers(group, runId);
   const signal = async (name: NodeJS.Signals): Promise<void> => {
     if (pgid !== null) signalGroup(pgid, name);
-    for (const pid of (await liveProcesses(group, runId)).outside) signalProcess(pid, name);
+    for (const pid of liveProcesses(group, runId).outside) signalProcess(pid, name);
   };
   if ((await members()).length === 0) return;
   await signal('SIGTERM');
