@@ -34,8 +34,4 @@ export class UsersService {
       .execute();
     this.known.set(user.id, { role: user.role, seenAt: now });
   }
-
-  findAll(): Promise<User[]> {
-    return this.users.find({ order: { id: 'ASC' } });
-  }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash } from 'node:crypto';
-import { mkdir, realpath, rm } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { AppConfig } from '../config/configuration.js';
 
@@ -70,10 +70,6 @@ export class WorkspaceService {
     const home = this.homeDir(userId);
     await mkdir(home, { recursive: true, mode: 0o700 });
     return home;
-  }
-
-  async removeRun(userId: string, runId: string): Promise<void> {
-    await rm(this.runDir(userId, runId), { recursive: true, force: true });
   }
 
   /**
