@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  cli,
   disposeTestServer,
+  DIST,
   environment,
   FIXTURE_AGENTS,
   freePort,
@@ -15,12 +17,7 @@ import {
   type TestServer,
 } from './helpers/test-server.js';
 
-const DIST = join(import.meta.dirname, '..', 'dist');
 
-function cli(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [join(DIST, 'cli.js'), ...args], { env, encoding: 'utf8', timeout: 30_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 
 describe('autocode CLI against a running server', () => {

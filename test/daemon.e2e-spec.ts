@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isAlive, liveGroupMembers } from './helpers/processes.js';
 import {
+  cli,
   createTestDatabase,
+  DIST,
   environment,
   FIXTURE_AGENTS,
   freePort,
@@ -19,13 +21,8 @@ import {
 // The server as a process: PID file, signals, the shutdown sequence, crash recovery,
 // and `autocode server start|stop|status`.
 
-const DIST = join(import.meta.dirname, '..', 'dist');
 
 
-function cli(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [join(DIST, 'cli.js'), ...args], { env, encoding: 'utf8', timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('the server process', () => {
   let dataDir: string;

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { PinoLogger } from 'nestjs-pino';
 import { ProblemError } from '../common/problem.js';
 import { IS_PUBLIC_KEY, ROLES_KEY, type AuthUser } from './auth.decorators.js';
-import { InvalidTokenError, TokenService } from './token.service.js';
+import { bearerToken, InvalidTokenError, TokenService } from './token.service.js';
 import type { UserRole } from './user.entity.js';
 import { UsersService } from './users.service.js';
 
@@ -30,16 +30,15 @@ export class AuthGuard implements CanActivate {
       return true;
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) {
+    const token = bearerToken(request.headers.authorization);
+    if (!token) {
       throw new ProblemError('unauthorized', 'a bearer token is required', {
         headers: { 'WWW-Authenticate': 'Bearer' },
       });
     }
     let user: AuthUser;
     try {
-      user = await this.tokens.verify(match[1]!);
+      user = await this.tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) {
         throw new ProblemError('unauthorized', 'the bearer token is invalid or expired', {

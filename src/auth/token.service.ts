@@ -23,9 +23,14 @@ export class InvalidTokenError extends Error {
 
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | string[] | undefined): string | null {
+  return typeof header === 'string' ? (header.match(/^Bearer\s+(\S+)\s*$/i)?.[1] ?? null) : null;
+}
+
 /** Parses a lifetime such as `30d`, `12h`, `15m`, `90s` or a bare number of seconds. */
 export function parseTtl(value: string): number {
-  const match = /^(\d+)([smhdw]?)$/.exec(value.trim());
+  const match = value.trim().match(/^(\d+)([smhdw]?)$/);
   if (!match) {
     throw new Error(`"${value}" is not a lifetime: use a number with s, m, h, d or w (e.g. 30d)`);
   }

@@ -6,7 +6,7 @@ import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { Public } from '../auth/auth.decorators.js';
-import { InvalidTokenError, TokenService } from '../auth/token.service.js';
+import { bearerToken, InvalidTokenError, TokenService } from '../auth/token.service.js';
 import { ApiProblems } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
@@ -98,7 +98,7 @@ export class HealthController {
   }
 
   private async requireAdmin(authorization: string | undefined): Promise<void> {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    const token = bearerToken(authorization);
     if (!token) throw new ProblemError('unauthorized', 'the detailed health report needs an admin token', { headers: { 'WWW-Authenticate': 'Bearer' } });
     try {
       const user = await this.tokens.verify(token);

@@ -37,7 +37,7 @@ export class SpecsService {
       await mkdir(specsDir, { recursive: true });
       // Checked again now that it exists: a component may have been a symlink.
       await this.inside(repo, SPECS_DIR, () => new ProblemError('validation_failed', `${SPECS_DIR} leaves the workspace`));
-      const numbers = (await readdir(specsDir)).map((name) => /^(\d+)-/.exec(name)?.[1]).filter((n): n is string => n !== undefined).map(Number);
+      const numbers = (await readdir(specsDir)).map((name) => name.match(/^(\d+)-/)?.[1]).filter((n): n is string => n !== undefined).map(Number);
       const id = `${String(Math.max(0, ...numbers) + 1).padStart(3, '0')}-${slugify(title)}`;
       const dir = join(specsDir, id);
       const path = `${SPECS_DIR}/${id}/spec.md`;
@@ -135,7 +135,7 @@ export function slugify(title: string): string {
 
 /** The title is the first line's `# ` heading (the spec id when there is none); the body is what follows it. */
 function parseSpec(specId: string, content: string): { title: string; body: string } {
-  const heading = /^# ([^\r\n]+)\r?\n(?:\r?\n)?/.exec(content);
+  const heading = content.match(/^# ([^\r\n]+)\r?\n(?:\r?\n)?/);
   if (!heading) return { title: specId, body: content };
   return { title: heading[1]!.trim(), body: content.slice(heading[0].length) };
 }

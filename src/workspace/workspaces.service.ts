@@ -247,7 +247,7 @@ export class WorkspacesService {
   private async checkRepoUrl(raw: string): Promise<RepoSource> {
     if (raw.startsWith('-')) throw notAllowed('a repository URL cannot start with "-"');
     if (/[\s\x00-\x1f\x7f]/.test(raw)) throw notAllowed('a repository URL cannot contain spaces or control characters');
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw)?.[1]?.toLowerCase();
+    const scheme = raw.match(/^([A-Za-z][A-Za-z0-9+.-]*):\/\//)?.[1]?.toLowerCase();
     if (!scheme) {
       throw notAllowed(`repoUrl must be a URL (${this.repoSchemes.map((s) => `${s}://`).join(', ')}); local paths, scp-style addresses and "transport::" forms are refused`);
     }
