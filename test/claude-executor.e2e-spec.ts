@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
-import { isAlive, liveGroupMembers } from './helpers/processes.js';
+import { isAlive, liveGroupMembers, runProcesses } from './helpers/processes.js';
+import { sandboxAvailable } from './helpers/sandbox.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // The `claude` executor end to end: the real Claude Agent SDK starts the real Claude Code CLI
@@ -44,23 +45,6 @@ interface Event {
   seq: number;
   type: string;
   data: Record<string, unknown>;
-}
-
-/** Live processes whose environment carries this run's id: the Claude Code CLI and whatever it started. */
-function runProcesses(runId: string): { pid: number; pgid: number }[] {
-  const found: { pid: number; pgid: number }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`AUTOCODE_RUN_ID=${runId}`)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z') found.push({ pid: Number(entry), pgid: Number(fields[2]) });
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
 }
 
 describe('claude executor', () => {
@@ -218,5 +202,46 @@ describe('claude executor', () => {
       const item = items.find((i) => i.name === name);
       expect(item, name).toMatchObject({ executor: 'claude', description: expect.stringContaining('needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN') });
     }
+  });
+
+  describe.skipIf(!sandboxAvailable())('inside the sandbox', () => {
+    let sandboxed: TestServer;
+    let alice: string;
+
+    beforeAll(async () => {
+      sandboxed = await startTestServer({ agents: AGENTS, env: { SANDBOX: 'bwrap' } });
+      alice = sandboxed.token('alice');
+    });
+
+    afterAll(async () => {
+      if (sandboxed) await disposeTestServer(sandboxed);
+    });
+
+    async function sandboxedRun(prompt: string, extra: Record<string, unknown> = {}): Promise<{ id: string; run: Record<string, unknown> }> {
+      const response = await sandboxed.request('POST', '/api/v1/runs', { token: alice, body: { agent: 'claude-test', prompt, ...extra } });
+      expect(response.status, response.text).toBe(202);
+      const id = response.json.id as string;
+      return { id, run: await waitForStatus(sandboxed, alice, id, ['succeeded', 'failed', 'timed_out', 'cancelled'], 30_000) };
+    }
+
+    it('runs a Write tool call to success against the Messages API stand-in', async () => {
+      const { id, run } = await sandboxedRun('[script:write] Create hello.txt');
+      expect(run, JSON.stringify(run.error)).toMatchObject({ status: 'succeeded', exitCode: 0, error: null });
+      expect(readFileSync(join(sandboxed.dataDir, 'users', 'alice', 'runs', id, 'hello.txt'), 'utf8')).toBe('Hello from the stub\n');
+      expect(runProcesses(id)).toEqual([]);
+    });
+
+    it('times out a stalled turn and leaves no process of the sandbox', async () => {
+      const submitted = await sandboxed.request('POST', '/api/v1/runs', { token: alice, body: { agent: 'claude-test', prompt: '[script:stall] Think forever', timeoutSeconds: 3 } });
+      const id = submitted.json.id as string;
+      const processes = await waitFor(() => {
+        const found = runProcesses(id);
+        return found.length >= 3 && found;
+      }, 20_000, 'the sandboxed Claude Code');
+      const run = await waitForStatus(sandboxed, alice, id, ['timed_out', 'failed', 'succeeded', 'cancelled'], 30_000);
+      expect(run.status).toBe('timed_out');
+      expect(processes.filter((p) => isAlive(p.pid))).toEqual([]);
+      expect(runProcesses(id)).toEqual([]);
+    });
   });
 });

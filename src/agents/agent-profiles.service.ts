@@ -8,9 +8,11 @@ import { loadAgentCatalog, type AgentCatalog, type AgentProfile } from './agent-
 export class AgentProfilesService implements OnModuleInit {
   private catalog: AgentCatalog;
   private readonly file: string | null;
+  private readonly allowSandboxOptOut: boolean;
 
   constructor(config: ConfigService<AppConfig, true>) {
     this.file = config.get('agents.file', { infer: true });
+    this.allowSandboxOptOut = config.get('sandbox.allowOptOut', { infer: true });
   }
 
   async onModuleInit(): Promise<void> {
@@ -19,7 +21,7 @@ export class AgentProfilesService implements OnModuleInit {
 
   /** Re-reads `AGENTS_FILE`; on error the profiles in force stay and the error is thrown. */
   async reload(): Promise<void> {
-    this.catalog = await loadAgentCatalog(this.file);
+    this.catalog = await loadAgentCatalog(this.file, { allowSandboxOptOut: this.allowSandboxOptOut });
   }
 
   get defaultAgent(): string {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, isAbsolute, normalize } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { RESOURCE_LIMIT_NAMES, type ResourceLimits } from '../sandbox/resource-limits.js';
 
 export type OutputFormat = 'text' | 'jsonl' | 'claude-stream-json';
 
@@ -18,7 +19,17 @@ interface ProfileBase {
   env: string[];
   timeoutSeconds: number | null;
   model: string | null;
+  /** `false` runs the agent outside the sandbox; allowed only with SANDBOX_ALLOW_OPT_OUT=true. */
+  sandbox: boolean;
+  /** `false`: no network in the sandbox, not even the host's loopback. */
+  network: boolean;
+  /** Lower limits than the tier's for this profile's runs. */
+  limits: Partial<ResourceLimits>;
+  /** Host paths the agent may read in the sandbox beyond the system (a toolchain under /opt, say). */
+  readOnlyPaths: string[];
 }
+
+const SANDBOX_DEFAULTS = { sandbox: true, network: true, limits: {}, readOnlyPaths: [] } satisfies Partial<ProfileBase>;
 
 /** Any CLI agent, started from an argv template without a shell. */
 export interface CommandProfile extends ProfileBase {
@@ -52,7 +63,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OUTPUTS: OutputFormat[] = ['text', 'jsonl', 'claude-stream-json'];
 const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL']);
-const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model'];
+const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model', 'sandbox', 'network', 'limits', 'readOnlyPaths'];
 const FIELDS: Record<AgentProfile['executor'], Set<string>> = {
   command: new Set([...COMMON_FIELDS, 'command', 'output']),
   claude: new Set([...COMMON_FIELDS, 'maxTurns', 'allowedTools', 'disallowedTools', 'permissionMode', 'appendSystemPrompt']),
@@ -86,6 +97,7 @@ function claudeProfile(name: string, description: string, fields: Partial<Claude
     disallowedTools: [],
     permissionMode: 'acceptEdits',
     appendSystemPrompt: null,
+    ...SANDBOX_DEFAULTS,
     ...fields,
   };
 }
@@ -146,6 +158,7 @@ export const BUILT_IN_PROFILES: AgentProfile[] = [
     env: ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
     timeoutSeconds: null,
     model: null,
+    ...SANDBOX_DEFAULTS,
   },
   {
     name: 'codex',
@@ -156,6 +169,7 @@ export const BUILT_IN_PROFILES: AgentProfile[] = [
     env: ['OPENAI_API_KEY'],
     timeoutSeconds: null,
     model: null,
+    ...SANDBOX_DEFAULTS,
   },
 ];
 
@@ -203,10 +217,35 @@ function parseProfile(name: string, raw: unknown, file: string): AgentProfile {
   }
   const description = profile.description;
   if (description !== undefined && typeof description !== 'string') fail(`${where}.description`, 'must be a string');
-  const base = { name, env, timeoutSeconds: (timeout as number | undefined) ?? null, model: (model as string | undefined) ?? null };
+  const base = {
+    name,
+    env,
+    timeoutSeconds: (timeout as number | undefined) ?? null,
+    model: (model as string | undefined) ?? null,
+    ...parseSandboxFields(where, profile),
+  };
   return executor === 'command'
     ? { ...base, ...parseCommandFields(where, profile), description: (description as string | undefined) ?? `${String((profile.command as string[])[0])} (command)` }
     : { ...base, ...parseClaudeFields(where, profile), description: claudeDescription(description as string | undefined) };
+}
+
+function parseSandboxFields(where: string, profile: Record<string, unknown>): Pick<ProfileBase, 'sandbox' | 'network' | 'limits' | 'readOnlyPaths'> {
+  const { sandbox = true, network = true, limits = {}, readOnlyPaths = [] } = profile;
+  if (typeof sandbox !== 'boolean') fail(`${where}.sandbox`, 'must be true or false');
+  if (typeof network !== 'boolean') fail(`${where}.network`, 'must be true or false');
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) fail(`${where}.limits`, 'must be a mapping');
+  for (const [key, value] of Object.entries(limits)) {
+    if (!(RESOURCE_LIMIT_NAMES as readonly string[]).includes(key)) {
+      fail(`${where}.limits.${key}`, `is not a limit; use ${RESOURCE_LIMIT_NAMES.join(', ')}`);
+    }
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 2 ** 31) {
+      fail(`${where}.limits.${key}`, 'must be a positive whole number');
+    }
+  }
+  if (!Array.isArray(readOnlyPaths) || !readOnlyPaths.every((path) => typeof path === 'string' && isAbsolute(path) && !path.includes('\0'))) {
+    fail(`${where}.readOnlyPaths`, 'must be a list of absolute paths');
+  }
+  return { sandbox, network, limits: limits as Partial<ResourceLimits>, readOnlyPaths: readOnlyPaths.map((path) => normalize(path)) };
 }
 
 function parseCommandFields(where: string, profile: Record<string, unknown>): Pick<CommandProfile, 'executor' | 'command' | 'output'> {
@@ -269,7 +308,12 @@ export function parseAgentsDocument(text: string, file: string): { defaultAgent:
   };
 }
 
-export async function loadAgentCatalog(file: string | null): Promise<AgentCatalog> {
+export interface CatalogOptions {
+  /** SANDBOX_ALLOW_OPT_OUT: whether a profile may set `sandbox: false`. */
+  allowSandboxOptOut: boolean;
+}
+
+export async function loadAgentCatalog(file: string | null, options: CatalogOptions = { allowSandboxOptOut: false }): Promise<AgentCatalog> {
   const profiles = new Map(BUILT_IN_PROFILES.map((profile) => [profile.name, profile]));
   let defaultAgent = BUILT_IN_PROFILES[0]!.name;
   if (file) {
@@ -281,6 +325,9 @@ export async function loadAgentCatalog(file: string | null): Promise<AgentCatalo
     }
     const document = parseAgentsDocument(text, file);
     for (const profile of document.profiles) {
+      if (!profile.sandbox && !options.allowSandboxOptOut) {
+        fail(`${file}: agents.${profile.name}.sandbox`, 'is false, which the server allows only with SANDBOX_ALLOW_OPT_OUT=true');
+      }
       profiles.set(profile.name, profile);
     }
     if (document.defaultAgent !== null) {

@@ -8,8 +8,23 @@ export class AgentView {
   description: string;
   /** The profile a submit without `agent` runs. */
   default: boolean;
+  /** Whether its runs are sandboxed on this node (the node has a sandbox and the profile has not opted out). */
+  sandboxed: boolean;
+  /** Whether its runs may use the network. */
+  network: boolean;
+}
+
+/** How this node isolates agents. */
+export class SandboxView {
+  /** What `SANDBOX` asked for. */
+  requested: 'auto' | 'bwrap' | 'none';
+  /** What agents run in here: `bwrap` (bubblewrap) or `none`. */
+  mode: 'bwrap' | 'none';
+  /** Why agents are not isolated, when they are not. */
+  warning: string | null;
 }
 
 export class AgentList {
   items: AgentView[];
+  sandbox: SandboxView;
 }

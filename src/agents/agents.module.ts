@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SandboxService } from '../sandbox/sandbox.service.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
@@ -35,6 +36,7 @@ export class AgentsModule {
         { provide: RUNS_AGENTS, useValue: options.runsAgents },
         { provide: RunQueue, useClass: LocalRunQueue },
         AgentProfilesService,
+        SandboxService,
         RunEventsService,
         RunsService,
         DispatcherService,
@@ -42,7 +44,7 @@ export class AgentsModule {
         ClaudeExecutor,
         { provide: Executor, useClass: RoutingExecutor },
       ],
-      exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService],
+      exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService, SandboxService],
     };
   }
 }

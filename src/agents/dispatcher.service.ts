@@ -4,9 +4,14 @@ import { In, IsNull, LessThanOrEqual, Not } from 'typeorm';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
+import { User } from '../auth/user.entity.js';
 import { QuotaService } from '../quota/quota.service.js';
+import { TIER_RESOURCES } from '../quota/tiers.js';
+import { combineLimits, type ResourceLimits } from '../sandbox/resource-limits.js';
+import { SandboxService } from '../sandbox/sandbox.service.js';
 import { WorkspaceService } from '../workspace/workspace.service.js';
 import { WorktreesService } from '../workspace/worktrees.service.js';
+import type { AgentProfile } from './agent-profiles.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
@@ -77,6 +82,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly worktrees: WorktreesService,
     private readonly executor: Executor,
     private readonly metrics: RunMetrics,
+    private readonly sandbox: SandboxService,
   ) {
     this.node = config.get('node', { infer: true });
     this.capacity = config.get('agents.maxConcurrent', { infer: true });
@@ -336,15 +342,17 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'unknown_agent', message: `agent profile "${run.agent}" no longer exists` }, result: null });
       return;
     }
-    let prepared: { cwd: string; home: string };
+    let prepared: { cwd: string; home: string; readOnly: string[] };
     try {
       prepared = await this.prepareWorkspace(run);
+      if (this.sandbox.sandboxes(profile)) await this.sandbox.prepare(prepared);
     } catch (error) {
       this.logger.error(`run ${run.id}: its workspace could not be prepared: ${(error as Error).message}`);
       await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'workspace_unavailable', message: `workspace "${run.workspace}" could not be prepared for this run` }, result: null });
       return;
     }
-    const { cwd, home } = prepared;
+    const { cwd, home, readOnly } = prepared;
+    const limits = await this.resourceLimits(run, profile);
     entry.timer = setTimeout(() => this.stop(entry, 'timed_out', 'timeout'), run.timeoutSeconds * 1000);
     const execution = await this.executor.start({
       runId: run.id,
@@ -354,6 +362,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       profile,
       cwd,
       home,
+      readOnly,
+      limits,
       graceMs: this.graceMs,
       onEvent: (type, data) => this.events.append(run.id, type, data),
     });
@@ -371,14 +381,22 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * A fresh empty directory, or for a run on a named workspace a worktree of
    * it on branch `autocode/<run id>` from the workspace's current HEAD.
    */
-  private async prepareWorkspace(run: Run): Promise<{ cwd: string; home: string }> {
-    if (run.workspace === null) return this.workspaces.prepareRun(run.userId, run.id);
+  private async prepareWorkspace(run: Run): Promise<{ cwd: string; home: string; readOnly: string[] }> {
+    if (run.workspace === null) return { ...(await this.workspaces.prepareRun(run.userId, run.id)), readOnly: [] };
     const base = await this.worktrees.head(run.userId, run.workspace);
     // Stored before the worktree exists: whatever happens next, the run's end and the retention sweep know of it.
     await this.database.dataSource.getRepository(Run).update({ id: run.id }, { baseCommit: base });
     run.baseCommit = base;
     const cwd = await this.worktrees.add(run.userId, run.workspace, run.id, base);
-    return { cwd, home: await this.workspaces.prepareHome(run.userId) };
+    // The worktree's history lives in the workspace's repository: the agent may read it (git log, diff, status), not change it.
+    const repository = await this.worktrees.repositoryGitDir(run.userId, run.workspace);
+    return { cwd, home: await this.workspaces.prepareHome(run.userId), readOnly: [repository] };
+  }
+
+  /** The run's resource limits: its owner's tier's, lowered by its profile's. */
+  private async resourceLimits(run: Run, profile: AgentProfile): Promise<ResourceLimits> {
+    const user = await this.database.dataSource.getRepository(User).findOneBy({ id: run.userId });
+    return combineLimits(TIER_RESOURCES[this.quota.limitsFor(user).tier], profile.limits);
   }
 
   /**

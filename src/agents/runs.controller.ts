@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
 import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
+import { SandboxService } from '../sandbox/sandbox.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import type { AgentList } from './agent.view.js';
 import { AdminListRunsQuery, ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
@@ -134,18 +135,25 @@ export class AdminRunsController {
 
 @Controller('api/v1/agents')
 export class AgentsController {
-  constructor(private readonly profiles: AgentProfilesService) {}
+  constructor(
+    private readonly profiles: AgentProfilesService,
+    private readonly sandbox: SandboxService,
+  ) {}
 
   @Get()
   list(): AgentList {
     const defaultAgent = this.profiles.defaultAgent;
+    const { requested, mode, warning } = this.sandbox.status;
     return {
       items: this.profiles.list().map((profile) => ({
         name: profile.name,
         executor: profile.executor,
         description: profile.description,
         default: profile.name === defaultAgent,
+        sandboxed: this.sandbox.sandboxes(profile),
+        network: profile.network,
       })),
+      sandbox: { requested, mode, warning },
     };
   }
 }

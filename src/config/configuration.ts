@@ -42,7 +42,20 @@ export interface AppConfig {
     /** Hours a finished run's worktree is kept; 0 removes it as soon as the run has ended. */
     worktreeRetentionHours: number;
   };
+  sandbox: {
+    /** `auto`: bubblewrap when it is installed and works, else none with a warning; `bwrap`: bubblewrap or refuse to start. */
+    mode: SandboxMode;
+    /** Whether a profile may set `sandbox: false`. */
+    allowOptOut: boolean;
+    /** The bubblewrap executable: a path, or a name looked up in PATH. */
+    bwrap: string;
+    /** When the server runs as root, the host uid and gid the sandboxes run as (never root). */
+    uid: number;
+    gid: number;
+  };
 }
+
+export type SandboxMode = 'auto' | 'bwrap' | 'none';
 
 const SECRET_FILE = 'jwt.secret';
 
@@ -126,6 +139,14 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
     workspaces: {
       repoSchemes: [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'file,https').split(',').map((scheme) => scheme.trim()))],
       worktreeRetentionHours: vars.WORKTREE_RETENTION_HOURS ?? 24,
+    },
+    sandbox: {
+      mode: (vars.SANDBOX ?? 'auto') as SandboxMode,
+      allowOptOut: vars.SANDBOX_ALLOW_OPT_OUT === 'true',
+      bwrap: vars.SANDBOX_BWRAP ?? 'bwrap',
+      // 65534 is `nobody` on most systems; a dedicated uid keeps sandboxes apart from other daemons.
+      uid: vars.SANDBOX_UID ?? 65534,
+      gid: vars.SANDBOX_GID ?? vars.SANDBOX_UID ?? 65534,
     },
   };
 }

@@ -106,6 +106,21 @@ export class EnvironmentVariables {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(24 * 365)
   WORKTREE_RETENTION_HOURS?: number;
+
+  @IsOptional() @IsIn(['auto', 'bwrap', 'none'])
+  SANDBOX?: string;
+
+  @IsOptional() @IsBooleanString()
+  SANDBOX_ALLOW_OPT_OUT?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  SANDBOX_BWRAP?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(2 ** 32 - 2)
+  SANDBOX_UID?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(2 ** 32 - 2)
+  SANDBOX_GID?: number;
 }
 
 export class ConfigurationError extends Error {

@@ -11,6 +11,7 @@ import { ApiProblems } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { VERSION } from '../metrics/version.js';
+import { SandboxService } from '../sandbox/sandbox.service.js';
 import { HealthIndicators } from './health.indicators.js';
 import { HealthComponent, HealthIndicatorState, HealthReport, ReadinessReport, type LiveStatus } from './health.view.js';
 
@@ -29,6 +30,7 @@ export class HealthController {
     private readonly indicators: HealthIndicators,
     private readonly dispatcher: DispatcherService,
     private readonly tokens: TokenService,
+    private readonly sandbox: SandboxService,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = {
@@ -76,6 +78,7 @@ export class HealthController {
       headlessMode: this.config.headlessMode,
       activeRuns: this.dispatcher.activeCount,
       queuedRuns: this.dispatcher.queuedCount,
+      sandbox: { requested: this.sandbox.status.requested, mode: this.sandbox.status.mode, warning: this.sandbox.status.warning },
       components,
     } satisfies HealthReport);
   }

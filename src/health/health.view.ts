@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { HealthCheckStatus } from '@nestjs/terminus';
+import { SandboxView } from '../agents/agent.view.js';
 import type { Role } from '../config/configuration.js';
 
 /** One readiness probe (Terminus): its state, with what the probe found or why it failed. */
@@ -42,6 +43,8 @@ export class HealthReport {
   headlessMode: boolean;
   activeRuns: number;
   queuedRuns: number;
+  /** How this node isolates agents; `warning` says when it does not. */
+  sandbox: SandboxView;
 
   @ApiProperty({ description: 'Each component, by name', type: 'object', additionalProperties: { $ref: getSchemaPath(HealthComponent) } })
   components: Record<string, HealthComponent>;

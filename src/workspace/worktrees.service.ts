@@ -36,6 +36,11 @@ export class WorktreesService {
     });
   }
 
+  /** The `.git` directory of a workspace's repository, which every worktree of it refers to. */
+  async repositoryGitDir(userId: string, workspace: string): Promise<string> {
+    return join(await this.workspaces.directory(userId, workspace), '.git');
+  }
+
   /** Creates the run's worktree on a new branch at `base`; returns its path (the agent's working directory). */
   async add(userId: string, workspace: string, runId: string, base: string): Promise<string> {
     const path = this.paths.runDir(userId, runId);

@@ -24,3 +24,20 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Live processes whose environment carries this run's id: the agent and whatever it started, in or out of its group. */
+export function runProcesses(runId: string): { pid: number; pgid: number }[] {
+  const found: { pid: number; pgid: number }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`AUTOCODE_RUN_ID=${runId}`)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z') found.push({ pid: Number(entry), pgid: Number(fields[2]) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}

@@ -115,6 +115,8 @@ export function environment(dataDir: string, database: TestDatabase, agents: Rec
     SHUTDOWN_GRACE_SECONDS: '1',
     RATE_LIMIT_PER_MINUTE: '0',
     NODE_NAME: 'test-node',
+    // The sandbox has its own suite; elsewhere agents run directly, so fixtures anywhere on disk work.
+    SANDBOX: 'none',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...env,
   };

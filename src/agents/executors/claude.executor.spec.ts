@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILT_IN_PROFILES, type ClaudeProfile } from '../agent-profiles.js';
+import type { SandboxService } from '../../sandbox/sandbox.service.js';
 import { ClaudeExecutor, claudeOptions } from './claude.executor.js';
 import type { ExecutionRequest } from './executor.js';
 import { claudeMessageEvents, type ParsedEvent, type ParsedOutcome } from './output-parsers.js';
@@ -16,10 +17,14 @@ const profile: ClaudeProfile = {
   disallowedTools: ['WebFetch'],
   permissionMode: 'acceptEdits',
   appendSystemPrompt: 'Be brief.',
+  sandbox: true,
+  network: true,
+  limits: {},
+  readOnlyPaths: [],
 };
 
 function request(overrides: Partial<ExecutionRequest<ClaudeProfile>> = {}): ExecutionRequest<ClaudeProfile> {
-  return { runId: 'r1', userId: 'alice', prompt: 'p', model: null, profile, cwd: '/w', home: '/h', graceMs: 1000, onEvent: () => {}, ...overrides };
+  return { runId: 'r1', userId: 'alice', prompt: 'p', model: null, profile, cwd: '/w', home: '/h', readOnly: [], limits: { processes: null, openFiles: null, fileSizeMb: null, addressSpaceMb: null }, graceMs: 1000, onEvent: () => {}, ...overrides };
 }
 
 describe('claude executor options', () => {
@@ -95,7 +100,7 @@ describe('claude executor without a credential', () => {
     delete process.env.ANTHROPIC_API_KEY;
     delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
     const claude = BUILT_IN_PROFILES.find((p): p is ClaudeProfile => p.name === 'claude')!;
-    const execution = await new ClaudeExecutor().start(request({ profile: claude }));
+    const execution = await new ClaudeExecutor({} as SandboxService).start(request({ profile: claude }));
     expect(execution.pgid).toBeNull();
     const outcome = await execution.finished;
     expect(outcome.spawnError).toEqual({

@@ -1,9 +1,8 @@
 import type { Options, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { Injectable } from '@nestjs/common';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SandboxService, type AgentProcess, type StartedAgent } from '../../sandbox/sandbox.service.js';
 import { CLAUDE_CREDENTIALS, type ClaudeProfile } from '../agent-profiles.js';
 import { agentEnvironment, DRAIN_TIMEOUT_MS } from './command.executor.js';
 import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
@@ -19,8 +18,6 @@ const INTERRUPT_WAIT_MS = 1_000;
 
 /** How long Claude Code may take to exit after its last message before its group is ended. */
 const EXIT_WAIT_MS = 2_000;
-
-type ClaudeProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /** The agent's environment: the same allowlist as any agent, plus the API credentials — nothing else of the server's. */
 export function claudeEnvironment(request: ExecutionRequest<ClaudeProfile>, source: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -59,6 +56,10 @@ export function claudeOptions(request: ExecutionRequest<ClaudeProfile>, source: 
  */
 @Injectable()
 export class ClaudeExecutor extends Executor<ClaudeProfile> {
+  constructor(private readonly sandbox: SandboxService) {
+    super();
+  }
+
   async start(request: ExecutionRequest<ClaudeProfile>): Promise<Execution> {
     if (!CLAUDE_CREDENTIALS.some((name) => process.env[name])) {
       return notStarted({
@@ -72,8 +73,9 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
     let exited: Promise<[number | null, NodeJS.Signals | null]> = Promise.resolve([null, null]);
     let closed: Promise<unknown> = Promise.resolve();
-    let reportSpawn: (started: ClaudeProcess | null) => void = () => {};
-    const spawned = new Promise<ClaudeProcess | null>((resolve) => (reportSpawn = resolve));
+    let reportSpawn: (started: AgentProcess | null) => void = () => {};
+    const spawned = new Promise<AgentProcess | null>((resolve) => (reportSpawn = resolve));
+    let agent: StartedAgent | null = null;
 
     const conversation = query({
       prompt: request.prompt,
@@ -81,7 +83,19 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
         ...claudeOptions(request),
         abortController,
         spawnClaudeCodeProcess: (options: SpawnOptions) => {
-          const cli = spawn(options.command, options.args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+          agent = this.sandbox.start({
+            runId: request.runId,
+            program: options.command,
+            args: options.args,
+            templateArgs: options.args,
+            cwd: options.cwd ?? request.cwd,
+            home: request.home,
+            env: options.env,
+            profile: request.profile,
+            limits: request.limits,
+            readOnly: request.readOnly,
+          });
+          const cli = agent.child;
           // Listen at once: the CLI can exit before the SDK reads a line from it.
           exited = once(cli, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
           closed = once(cli.stderr, 'close');
@@ -110,7 +124,9 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     })();
 
     const started = await spawned;
+    const sandboxed = (agent as StartedAgent | null)?.sandboxed ?? false;
     if (!started) {
+      (agent as StartedAgent | null)?.release();
       const failure = await consumed;
       return notStarted({ code: 'agent_not_started', message: `claude: ${failure?.message ?? 'Claude Code did not start'}` });
     }
@@ -118,7 +134,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     const pgidStartedAt = await processStartTime(pgid);
 
     let ending: Promise<void> | null = null;
-    const endGroup = (): Promise<void> => (ending ??= terminateGroup(pgid, request.graceMs, request.runId));
+    const endGroup = (): Promise<void> => (ending ??= terminateGroup(pgid, request.graceMs, request.runId, { leaderLast: sandboxed }));
     let stopping: Promise<void> | null = null;
     const terminate = (): Promise<void> =>
       (stopping ??= (async () => {
@@ -134,6 +150,9 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
       // Whatever Claude Code left behind in its group (background shells) goes with it.
       await endGroup();
       const [exitCode, signal] = await exited;
+      (agent as StartedAgent | null)?.release();
+      const limit = (agent as StartedAgent | null)?.limitError(exitCode, signal);
+      if (limit) parsed.error = limit;
       const drained = await Promise.race([closed.then(() => true), sleep(DRAIN_TIMEOUT_MS, false)]);
       if (!drained) started.stderr.destroy();
       stderrLines.end();

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { SandboxService } from '../../sandbox/sandbox.service.js';
 import type { CommandProfile } from '../agent-profiles.js';
 import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
 import { LineSplitter } from './line-splitter.js';
@@ -33,24 +33,36 @@ export function expandArgv(template: string[], values: { prompt: string; model: 
 }
 
 /**
- * Runs any CLI agent from its argv template: no shell, its own process group
- * (a new session), the run's workspace as working directory, an allowlisted
- * environment, the prompt on stdin. Every output line becomes an event.
+ * Runs any CLI agent from its argv template: no shell, in the sandbox, its
+ * own process group (a new session), the run's workspace as working
+ * directory, an allowlisted environment, the prompt on stdin. Every output
+ * line becomes an event.
  */
 @Injectable()
 export class CommandExecutor extends Executor<CommandProfile> {
+  constructor(private readonly sandbox: SandboxService) {
+    super();
+  }
+
   async start(request: ExecutionRequest<CommandProfile>): Promise<Execution> {
     const [program, ...args] = expandArgv(request.profile.command, {
       prompt: request.prompt,
       model: request.model ?? request.profile.model,
       runId: request.runId,
     });
-    const child = spawn(program!, args, {
+    const started = this.sandbox.start({
+      runId: request.runId,
+      program: program!,
+      args,
+      templateArgs: request.profile.command.slice(1),
       cwd: request.cwd,
+      home: request.home,
       env: agentEnvironment(request),
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      profile: request.profile,
+      limits: request.limits,
+      readOnly: request.readOnly,
     });
+    const { child } = started;
     // Listen before any await: a fast agent can exit before the next tick, and Node discards the
     // unread output of a child that has exited.
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -70,7 +82,10 @@ export class CommandExecutor extends Executor<CommandProfile> {
       (error: NodeJS.ErrnoException) => ({ code: 'agent_not_started', message: `${program}: ${error.code ?? error.message}` }),
     );
     const spawnError = await spawned;
-    if (spawnError) return notStarted(spawnError);
+    if (spawnError) {
+      started.release();
+      return notStarted(spawnError);
+    }
     const pgid = child.pid!;
     const pgidStartedAt = await processStartTime(pgid);
 
@@ -80,12 +95,16 @@ export class CommandExecutor extends Executor<CommandProfile> {
     child.stdin.end(request.prompt);
 
     let terminating: Promise<void> | null = null;
-    const terminate = (): Promise<void> => (terminating ??= terminateGroup(pgid, request.graceMs, request.runId));
+    const terminate = (): Promise<void> =>
+      (terminating ??= terminateGroup(pgid, request.graceMs, request.runId, { leaderLast: started.sandboxed }));
 
     const finished = (async (): Promise<ExecutionOutcome> => {
       const [exitCode, signal] = await exited;
       // Whatever the agent left behind in its group goes with it.
       await terminate();
+      started.release();
+      const limit = started.limitError(exitCode, signal);
+      if (limit) parsed.error = limit;
       const drained = await Promise.race([closed.then(() => true), new Promise<false>((r) => setTimeout(r, DRAIN_TIMEOUT_MS, false))]);
       if (!drained) {
         child.stdout.destroy();

@@ -1,3 +1,4 @@
+import type { ResourceLimits } from '../../sandbox/resource-limits.js';
 import type { AgentProfile } from '../agent-profiles.js';
 import type { RunEventType } from '../entities/run-event.entity.js';
 import type { ParsedOutcome } from './output-parsers.js';
@@ -10,6 +11,10 @@ export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   profile: P;
   cwd: string;
   home: string;
+  /** Host paths besides the workspace and home the agent may read (a worktree's repository). */
+  readOnly: string[];
+  /** The run's resource limits: its tier's, lowered by its profile's. */
+  limits: ResourceLimits;
   graceMs: number;
   onEvent(type: RunEventType, data: Record<string, unknown>): void;
 }

@@ -101,19 +101,28 @@ async function waitForExit(members: () => Promise<number[]>, timeoutMs: number):
   }
 }
 
+export interface TerminateOptions {
+  /**
+   * SIGTERM only the run's processes outside the group, and the group itself
+   * only with the final SIGKILL: for a sandbox, whose group is bubblewrap,
+   * which takes everything inside down with it the moment it ends.
+   */
+  leaderLast?: boolean;
+}
+
 /**
  * Ends a whole process group the way every run ends: SIGTERM to the group,
  * up to `graceMs` for it to leave, then SIGKILL to whatever is left. With a
  * run id, the processes started for that run outside the group go the same
  * way. Resolves once none of them is alive.
  */
-export async function terminateGroup(pgid: number | null, graceMs: number, runId?: string): Promise<void> {
+export async function terminateGroup(pgid: number | null, graceMs: number, runId?: string, options: TerminateOptions = {}): Promise<void> {
   // Without a group (its leader is gone and the pgid may belong to someone else now), only the
   // processes that carry the run's id are ours to end.
   const group = pgid ?? NO_GROUP;
   const members = () => groupMembers(group, runId);
   const signal = async (name: NodeJS.Signals): Promise<void> => {
-    if (pgid !== null) signalGroup(pgid, name);
+    if (pgid !== null && !(options.leaderLast && name === 'SIGTERM')) signalGroup(pgid, name);
     for (const pid of liveProcesses(group, runId).outside) signalProcess(pid, name);
   };
   if ((await members()).length === 0) return;

@@ -1,0 +1,217 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive, runProcesses } from './helpers/processes.js';
+import { publicFixtures, sandboxAvailable } from './helpers/sandbox.js';
+import { DIST, disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+
+// Agents in bubblewrap, as a hostile agent would try them: a fixture that reports what it could
+// read, write and reach, and agents that exhaust their process and file size limits.
+
+const FINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
+  let fixtures: string;
+  let server: TestServer;
+  let alice: string;
+  let bob: string;
+  let http: Server;
+  let httpUrl: string;
+
+  beforeAll(async () => {
+    fixtures = publicFixtures('sandbox-probe.mjs', 'tree.mjs', 'lines.mjs');
+    const probe = [process.execPath, join(fixtures, 'sandbox-probe.mjs'), '{prompt}'];
+    server = await startTestServer({
+      env: { SANDBOX: 'bwrap' },
+      agents: {
+        probe: { command: probe },
+        offline: { command: probe, network: false },
+        lines: { command: [process.execPath, join(fixtures, 'lines.mjs'), '5'] },
+        tree: { command: [process.execPath, join(fixtures, 'tree.mjs')] },
+        bomb: { command: ['bash', '-c', ':(){ :|:& };:; sleep 60'], limits: { processes: 64 } },
+        flood: { command: ['/bin/sh', '-c', 'exec dd if=/dev/zero of=flood bs=1M count=10240'], limits: { fileSizeMb: 8 } },
+      },
+    });
+    alice = server.token('alice');
+    bob = server.token('bob');
+    http = createServer((_request, response) => response.end('reachable'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const address = http.address();
+    httpUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+  });
+
+  afterAll(async () => {
+    http?.close();
+    if (server) await disposeTestServer(server);
+    rmSync(fixtures, { recursive: true, force: true });
+  });
+
+  async function run(token: string, body: Record<string, unknown>): Promise<{ id: string; run: Record<string, unknown> & { status: string } }> {
+    const submitted = await server.request('POST', '/api/v1/runs', { token, body });
+    expect(submitted.status, submitted.text).toBe(202);
+    const id = submitted.json.id as string;
+    return { id, run: await waitForStatus(server, token, id, FINAL, 30_000) };
+  }
+
+  async function stdout(token: string, id: string): Promise<string[]> {
+    const events = (await server.request('GET', `/api/v1/runs/${id}/events?limit=1000`, { token })).json.items as { type: string; data: { line: string } }[];
+    return events.filter((event) => event.type === 'stdout').map((event) => event.data.line);
+  }
+
+  async function probe(token: string, agent: string, plan: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const { id, run: finished } = await run(token, { agent, prompt: JSON.stringify(plan), ...extra });
+    expect(finished.status, JSON.stringify(finished.error)).toBe('succeeded');
+    const lines = await stdout(token, id);
+    return { id, report: JSON.parse(lines.at(-1)!) as { read: Record<string, string>; write: Record<string, string>; fetch?: string; uid: number; processes: string[] } };
+  }
+
+  it('reports the sandbox in the agents list and the detailed health report', async () => {
+    const agents = await server.request('GET', '/api/v1/agents', { token: alice });
+    expect(agents.json.sandbox).toEqual({ requested: 'bwrap', mode: 'bwrap', warning: null });
+    expect(agents.json.items.find((item: { name: string }) => item.name === 'offline')).toMatchObject({ sandboxed: true, network: false });
+    const health = await server.request('GET', '/health/detailed', { token: server.token('ops', { admin: true }) });
+    expect(health.json.sandbox).toMatchObject({ mode: 'bwrap', warning: null });
+  });
+
+  it("keeps the server's secrets, database and processes, other users' files and the host's /etc out of reach", async () => {
+    // Bob's run leaves a file in his workspace first.
+    const bobs = await probe(bob, 'probe', { write: ['bob-private.txt'] });
+    const bobFile = join(server.dataDir, 'users', 'bob', 'runs', bobs.id, 'bob-private.txt');
+    expect(readFileSync(bobFile, 'utf8')).toBe('written by the agent\n');
+
+    const { dataDir } = server;
+    const secrets = [join(dataDir, 'jwt.secret'), join(dataDir, 'autocode.db'), bobFile, `/proc/${process.pid}/environ`, '/etc/shadow'];
+    const outside = [join(dataDir, 'planted.txt'), join(dataDir, 'users', 'alice', 'planted.txt'), '/usr/planted.txt', '/etc/planted.txt'];
+    const { id, report } = await probe(alice, 'probe', { read: [...secrets, '/etc/hosts'], write: ['inside.txt', ...outside] });
+
+    for (const path of secrets) expect(report.read[path], path).not.toBe('ok');
+    expect(report.read['/etc/hosts']).toBe('ok');
+    for (const path of outside) expect(existsSync(path), path).toBe(false);
+    expect(report.write['/usr/planted.txt']).not.toBe('ok');
+    expect(report.uid).not.toBe(0);
+    // Its own PID namespace: none of the host's processes, the server's least of all.
+    expect(report.processes).not.toContain(String(process.pid));
+    expect(report.processes.length).toBeLessThan(10);
+
+    expect(report.write['inside.txt']).toBe('ok');
+    expect(readFileSync(join(dataDir, 'users', 'alice', 'runs', id, 'inside.txt'), 'utf8')).toBe('written by the agent\n');
+  });
+
+  it("writes a named workspace's worktree, whose change the server commits and diffs after the run", async () => {
+    const created = await server.request('POST', '/api/v1/workspaces', { token: alice, body: { name: 'sandboxed' } });
+    expect(created.status, created.text).toBe(201);
+    const gitConfig = join(server.dataDir, 'users', 'alice', 'workspaces', 'sandboxed', '.git', 'config');
+    const { id, report } = await probe(alice, 'probe', { write: ['feature.txt', gitConfig] }, { workspace: 'sandboxed' });
+    expect(report.write['feature.txt']).toBe('ok');
+    // The repository is visible read-only: its configuration could otherwise make the server's git run a program.
+    expect(report.write[gitConfig]).not.toBe('ok');
+    expect(readFileSync(gitConfig, 'utf8')).not.toContain('written by the agent');
+    const diff = await server.request('GET', `/api/v1/runs/${id}/diff`, { token: alice });
+    expect(diff.status).toBe(200);
+    expect(diff.text).toContain('+written by the agent');
+    expect(diff.text).toContain('feature.txt');
+  });
+
+  it('shares the network by default, and gives a `network: false` profile none', async () => {
+    expect((await probe(alice, 'probe', { fetch: httpUrl })).report.fetch).toBe('ok');
+    expect((await probe(alice, 'offline', { fetch: httpUrl })).report.fetch).not.toBe('ok');
+  });
+
+  it('ends a fork bomb at its process limit while the server and other runs carry on', async () => {
+    const bomb = await server.request('POST', '/api/v1/runs', { token: alice, body: { agent: 'bomb', prompt: 'x' } });
+    expect(bomb.status).toBe(202);
+    await waitFor(async () => (await server.request('GET', `/api/v1/runs/${bomb.json.id}`, { token: alice })).json.status === 'running', 10_000, 'the bomb');
+    const other = await run(bob, { agent: 'lines', prompt: 'meanwhile' });
+    expect(other.run.status).toBe('succeeded');
+    expect((await server.request('GET', '/health/ready')).status).toBe(200);
+
+    const ended = await waitForStatus(server, alice, bomb.json.id, FINAL, 30_000);
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'resource_limit' } });
+    expect(ended.durationMs).toBeLessThan(20_000);
+    await waitFor(() => runProcesses(bomb.json.id).length === 0, 10_000, 'the bomb to be gone');
+    expect((await server.request('GET', '/health/ready')).status).toBe(200);
+  });
+
+  it('ends a 10 GB write at the file size limit', async () => {
+    const { id, run: ended } = await run(alice, { agent: 'flood', prompt: 'x' });
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'resource_limit' } });
+    expect(statSync(join(server.dataDir, 'users', 'alice', 'runs', id, 'flood')).size).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect((await server.request('GET', '/health/ready')).status).toBe(200);
+  });
+
+  it('cancels a sandboxed process tree and leaves no process alive', async () => {
+    const submitted = await server.request('POST', '/api/v1/runs', { token: alice, body: { agent: 'tree', prompt: 'x' } });
+    const id = submitted.json.id as string;
+    await waitFor(async () => (await stdout(alice, id)).some((line) => line.startsWith('pids ')), 15_000, 'the tree');
+    const processes = runProcesses(id);
+    // bubblewrap, its init, and the three agents.
+    expect(processes.length).toBeGreaterThanOrEqual(4);
+    const cancelled = await server.request('POST', `/api/v1/runs/${id}/cancel`, { token: alice });
+    expect(cancelled.status).toBe(202);
+    expect((await waitForStatus(server, alice, id, FINAL)).status).toBe('cancelled');
+    expect(processes.filter((p) => isAlive(p.pid))).toEqual([]);
+    expect(runProcesses(id)).toEqual([]);
+  });
+});
+
+describe('sandbox configuration', () => {
+  function start(env: Record<string, string>): { status: number | null; stderr: string } {
+    const dataDir = mkdtempSync(join(tmpdir(), 'autocode-sandbox-'));
+    try {
+      const result = spawnSync(process.execPath, [join(DIST, 'main.js')], {
+        env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: '0', LOG_FORMAT: 'json', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      return { status: result.status, stderr: result.stderr };
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('refuses to start with SANDBOX=bwrap when bubblewrap is missing, saying what to do', () => {
+    const result = start({ SANDBOX: 'bwrap', SANDBOX_BWRAP: '/nonexistent/bwrap' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^autocode: Invalid configuration: SANDBOX=bwrap, but bubblewrap cannot run agents here: "\/nonexistent\/bwrap" was not found; install bubblewrap/);
+  });
+
+  it('warns and runs unsandboxed with SANDBOX=auto when bubblewrap is missing', async () => {
+    const server = await startTestServer({ env: { SANDBOX: 'auto', SANDBOX_BWRAP: '/nonexistent/bwrap' } });
+    try {
+      const agents = await server.request('GET', '/api/v1/agents', { token: server.token('alice') });
+      expect(agents.json.sandbox).toMatchObject({ requested: 'auto', mode: 'none', warning: expect.stringContaining('agents run unsandboxed') });
+      expect(agents.json.items.every((item: { sandboxed: boolean }) => !item.sandboxed)).toBe(true);
+      const health = await server.request('GET', '/health/detailed', { token: server.token('ops', { admin: true }) });
+      expect(health.json.sandbox.warning).toContain('bubblewrap');
+      const run = await server.request('POST', '/api/v1/runs', { token: server.token('alice'), body: { agent: 'lines', prompt: 'x' } });
+      expect((await waitForStatus(server, server.token('alice'), run.json.id, FINAL)).status).toBe('succeeded');
+    } finally {
+      await disposeTestServer(server);
+    }
+  });
+
+  it('lets a profile opt out of the sandbox only when the server allows it', async () => {
+    const agentsFile = join(mkdtempSync(join(tmpdir(), 'autocode-optout-')), 'agents.yaml');
+    writeFileSync(agentsFile, 'agents:\n  loose:\n    command: [echo, hi]\n    sandbox: false\n');
+    try {
+      const refused = start({ SANDBOX: 'none', AGENTS_FILE: agentsFile });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/agents\.loose\.sandbox is false, which the server allows only with SANDBOX_ALLOW_OPT_OUT=true/);
+    } finally {
+      rmSync(dirname(agentsFile), { recursive: true, force: true });
+    }
+    const server = await startTestServer({
+      env: { SANDBOX: 'none', SANDBOX_ALLOW_OPT_OUT: 'true' },
+      agents: { ...FIXTURE_AGENTS, loose: { command: ['echo', 'hi'], sandbox: false } },
+    });
+    try {
+      const agents = await server.request('GET', '/api/v1/agents', { token: server.token('alice') });
+      expect(agents.json.items.find((item: { name: string }) => item.name === 'loose')).toMatchObject({ sandboxed: false });
+    } finally {
+      await disposeTestServer(server);
+    }
+  });
+});
