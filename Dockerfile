@@ -29,9 +29,10 @@ RUN npm run build \
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM/SIGINT/SIGHUP to Node (which ends its agents' process groups
-# itself) and reaps the orphaned processes that agents leave behind.
+# itself) and reaps the orphaned processes that agents leave behind. bubblewrap sandboxes the
+# agents where the container runtime lets it create user namespaces (see deploy/README.md).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates \
+ && apt-get install -y --no-install-recommends tini ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 autocode \
  && useradd --system --uid 10001 --gid autocode --home-dir /data --no-create-home \

@@ -62,6 +62,10 @@ describe('agent profiles', () => {
       appendSystemPrompt: 'Be brief.',
       env: ['GITHUB_TOKEN'],
       timeoutSeconds: null,
+      sandbox: true,
+      network: true,
+      limits: {},
+      readOnlyPaths: [],
     });
     expect(catalog.profiles.get('bare')).toMatchObject({
       executor: 'claude',
@@ -113,10 +117,29 @@ describe('agent profiles', () => {
     ['agents: [1]', /agents must be a mapping/],
     ['agents: {a: {command: [x]}}\nextra: 1', /extra is not a known field/],
     ['{{{', /cannot be parsed/],
+    ['agents: {a: {command: [x], sandbox: "no"}}', /agents\.a\.sandbox must be true or false/],
+    ['agents: {a: {command: [x], sandbox: false}}', /agents\.a\.sandbox is false, which the server allows only with SANDBOX_ALLOW_OPT_OUT=true/],
+    ['agents: {a: {command: [x], network: 0}}', /agents\.a\.network must be true or false/],
+    ['agents: {a: {command: [x], limits: {cpu: 1}}}', /agents\.a\.limits\.cpu is not a limit; use processes, openFiles, fileSizeMb, addressSpaceMb/],
+    ['agents: {a: {command: [x], limits: {processes: 0}}}', /agents\.a\.limits\.processes must be a positive whole number/],
+    ['agents: {a: {command: [x], readOnlyPaths: [opt/tool]}}', /agents\.a\.readOnlyPaths must be a list of absolute paths/],
   ])('refuses %j, naming the field', async (text, message) => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, text);
     await expect(loadAgentCatalog(file)).rejects.toThrow(message);
+  });
+
+  it('reads the sandbox fields, sandboxed with the network and no limits of its own by default', async () => {
+    const file = join(dir, 'sandbox.yaml');
+    writeFileSync(
+      file,
+      'agents:\n  plain:\n    command: [x]\n  strict:\n    command: [x]\n    network: false\n    limits: {processes: 64, fileSizeMb: 10}\n    readOnlyPaths: [/opt/tool/]\n  loose:\n    command: [x]\n    sandbox: false\n',
+    );
+    const catalog = await loadAgentCatalog(file, { allowSandboxOptOut: true });
+    expect(catalog.profiles.get('plain')).toMatchObject({ sandbox: true, network: true, limits: {}, readOnlyPaths: [] });
+    expect(catalog.profiles.get('strict')).toMatchObject({ sandbox: true, network: false, limits: { processes: 64, fileSizeMb: 10 }, readOnlyPaths: ['/opt/tool/'] });
+    expect(catalog.profiles.get('loose')).toMatchObject({ sandbox: false });
+    for (const profile of BUILT_IN_PROFILES) expect(profile).toMatchObject({ sandbox: true, network: true });
   });
 
   it('names a missing file', async () => {

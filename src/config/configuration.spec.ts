@@ -43,6 +43,14 @@ describe('loadConfiguration', () => {
     expect(custom.workspaces).toEqual({ repoSchemes: ['https', 'ssh'], worktreeRetentionHours: 0 });
   });
 
+  it('reads the sandbox settings: auto, no opt-out and uid 65534 by default', () => {
+    expect(loadConfiguration({ DATA_DIR: dataDir }).sandbox).toEqual({ mode: 'auto', allowOptOut: false, bwrap: 'bwrap', uid: 65534, gid: 65534 });
+    const custom = loadConfiguration({ DATA_DIR: dataDir, SANDBOX: 'bwrap', SANDBOX_ALLOW_OPT_OUT: 'true', SANDBOX_BWRAP: '/opt/bwrap', SANDBOX_UID: '7000' });
+    expect(custom.sandbox).toEqual({ mode: 'bwrap', allowOptOut: true, bwrap: '/opt/bwrap', uid: 7000, gid: 7000 });
+    expect(() => loadConfiguration({ DATA_DIR: dataDir, SANDBOX: 'docker' })).toThrow(/^Invalid configuration: SANDBOX must be one of/);
+    expect(() => loadConfiguration({ DATA_DIR: dataDir, SANDBOX_UID: '0' })).toThrow(/^Invalid configuration: SANDBOX_UID /);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfiguration({ DATA_DIR: dataDir, PORT: '', DATABASE_URL: '' }).http.port).toBe(8000);
   });

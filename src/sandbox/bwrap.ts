@@ -87,7 +87,6 @@ export function bwrapArguments(mounts: SandboxMounts, layout: SystemLayout, fds:
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    '--hostname', 'autocode-agent',
     ...(mounts.network ? [] : ['--unshare-net']),
     '--die-with-parent',
     '--new-session',

@@ -14,6 +14,7 @@ export function sandboxAvailable(): boolean {
   if (!found && process.env.AUTOCODE_TEST_REQUIRE_SANDBOX === '1') {
     throw new Error('bubblewrap (bwrap) is not installed, and AUTOCODE_TEST_REQUIRE_SANDBOX=1 requires the sandbox tests to run');
   }
+  if (!found) console.warn('bubblewrap (bwrap) is not installed: the sandbox tests are skipped (apt-get install bubblewrap)');
   return found;
 }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
+import { findExecutable } from '../../sandbox/bwrap.js';
 import { SandboxService } from '../../sandbox/sandbox.service.js';
 import type { CommandProfile } from '../agent-profiles.js';
 import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
@@ -50,6 +51,9 @@ export class CommandExecutor extends Executor<CommandProfile> {
       model: request.model ?? request.profile.model,
       runId: request.runId,
     });
+    const env = agentEnvironment(request);
+    // Found before it is started: behind prlimit or bubblewrap, a missing program would only be an exit status.
+    if (!findExecutable(program!, env.PATH)) return notStarted({ code: 'agent_not_started', message: `${program}: ENOENT` });
     const started = this.sandbox.start({
       runId: request.runId,
       program: program!,
@@ -57,7 +61,7 @@ export class CommandExecutor extends Executor<CommandProfile> {
       templateArgs: request.profile.command.slice(1),
       cwd: request.cwd,
       home: request.home,
-      env: agentEnvironment(request),
+      env,
       profile: request.profile,
       limits: request.limits,
       readOnly: request.readOnly,
