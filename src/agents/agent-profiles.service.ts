@@ -9,10 +9,12 @@ export class AgentProfilesService implements OnModuleInit {
   private catalog: AgentCatalog;
   private readonly file: string | null;
   private readonly allowSandboxOptOut: boolean;
+  private readonly dataDir: string;
 
   constructor(config: ConfigService<AppConfig, true>) {
     this.file = config.get('agents.file', { infer: true });
     this.allowSandboxOptOut = config.get('sandbox.allowOptOut', { infer: true });
+    this.dataDir = config.get('dataDir', { infer: true });
   }
 
   async onModuleInit(): Promise<void> {
@@ -21,7 +23,7 @@ export class AgentProfilesService implements OnModuleInit {
 
   /** Re-reads `AGENTS_FILE`; on error the profiles in force stay and the error is thrown. */
   async reload(): Promise<void> {
-    this.catalog = await loadAgentCatalog(this.file, { allowSandboxOptOut: this.allowSandboxOptOut });
+    this.catalog = await loadAgentCatalog(this.file, { allowSandboxOptOut: this.allowSandboxOptOut, dataDir: this.dataDir });
   }
 
   get defaultAgent(): string {

@@ -142,6 +142,14 @@ describe('agent profiles', () => {
     for (const profile of BUILT_IN_PROFILES) expect(profile).toMatchObject({ sandbox: true, network: true });
   });
 
+  it.each(['/', '/srv', '/srv/autocode', '/srv/autocode/users'])('refuses readOnlyPaths %s, which would show DATA_DIR to agents', async (path) => {
+    const file = join(dir, 'exposing.yaml');
+    writeFileSync(file, `agents:\n  a:\n    command: [x]\n    readOnlyPaths: [${path}]\n`);
+    await expect(loadAgentCatalog(file, { allowSandboxOptOut: false, dataDir: '/srv/autocode' })).rejects.toThrow(/agents\.a\.readOnlyPaths must not show DATA_DIR to agents/);
+    writeFileSync(file, 'agents:\n  a:\n    command: [x]\n    readOnlyPaths: [/srv/autocode-tools]\n');
+    await expect(loadAgentCatalog(file, { allowSandboxOptOut: false, dataDir: '/srv/autocode' })).resolves.toBeTruthy();
+  });
+
   it('names a missing file', async () => {
     await expect(loadAgentCatalog(join(dir, 'missing.yaml'))).rejects.toThrow(/cannot be read: ENOENT/);
   });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { extname, isAbsolute, normalize } from 'node:path';
+import { extname, isAbsolute, normalize, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { RESOURCE_LIMIT_NAMES, type ResourceLimits } from '../sandbox/resource-limits.js';
 
@@ -311,6 +311,14 @@ export function parseAgentsDocument(text: string, file: string): { defaultAgent:
 export interface CatalogOptions {
   /** SANDBOX_ALLOW_OPT_OUT: whether a profile may set `sandbox: false`. */
   allowSandboxOptOut: boolean;
+  /** DATA_DIR: no `readOnlyPaths` entry may show it, or anything in it, to an agent. */
+  dataDir?: string;
+}
+
+/** Whether showing `path` in a sandbox would show `dataDir` or part of it. */
+function exposes(path: string, dataDir: string): boolean {
+  const within = (inner: string, outer: string): boolean => inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+  return within(dataDir, path) || within(path, dataDir);
 }
 
 export async function loadAgentCatalog(file: string | null, options: CatalogOptions = { allowSandboxOptOut: false }): Promise<AgentCatalog> {
@@ -328,6 +336,8 @@ export async function loadAgentCatalog(file: string | null, options: CatalogOpti
       if (!profile.sandbox && !options.allowSandboxOptOut) {
         fail(`${file}: agents.${profile.name}.sandbox`, 'is false, which the server allows only with SANDBOX_ALLOW_OPT_OUT=true');
       }
+      const exposing = options.dataDir === undefined ? undefined : profile.readOnlyPaths.find((path) => exposes(path, options.dataDir!));
+      if (exposing !== undefined) fail(`${file}: agents.${profile.name}.readOnlyPaths`, `must not show DATA_DIR to agents (${exposing})`);
       profiles.set(profile.name, profile);
     }
     if (document.defaultAgent !== null) {
