@@ -75,7 +75,8 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     let closed: Promise<unknown> = Promise.resolve();
     let reportSpawn: (started: AgentProcess | null) => void = () => {};
     const spawned = new Promise<AgentProcess | null>((resolve) => (reportSpawn = resolve));
-    let agent: StartedAgent | null = null;
+    // Set by the SDK's spawn callback; a property, so that the type checker does not take it for always null.
+    const launched: { agent: StartedAgent | null } = { agent: null };
 
     const conversation = query({
       prompt: request.prompt,
@@ -83,7 +84,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
         ...claudeOptions(request),
         abortController,
         spawnClaudeCodeProcess: (options: SpawnOptions) => {
-          agent = this.sandbox.start({
+          const agent = (launched.agent = this.sandbox.start({
             runId: request.runId,
             program: options.command,
             args: options.args,
@@ -94,7 +95,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
             profile: request.profile,
             limits: request.limits,
             readOnly: request.readOnly,
-          });
+          }));
           const cli = agent.child;
           // Listen at once: the CLI can exit before the SDK reads a line from it.
           exited = once(cli, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -124,9 +125,9 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     })();
 
     const started = await spawned;
-    const sandboxed = (agent as StartedAgent | null)?.sandboxed ?? false;
+    const sandboxed = launched.agent?.sandboxed ?? false;
     if (!started) {
-      (agent as StartedAgent | null)?.release();
+      launched.agent?.release();
       const failure = await consumed;
       return notStarted({ code: 'agent_not_started', message: `claude: ${failure?.message ?? 'Claude Code did not start'}` });
     }
@@ -150,8 +151,8 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
       // Whatever Claude Code left behind in its group (background shells) goes with it.
       await endGroup();
       const [exitCode, signal] = await exited;
-      (agent as StartedAgent | null)?.release();
-      const limit = (agent as StartedAgent | null)?.limitError(exitCode, signal);
+      launched.agent?.release();
+      const limit = launched.agent?.limitError(exitCode, signal);
       if (limit) parsed.error = limit;
       const drained = await Promise.race([closed.then(() => true), sleep(DRAIN_TIMEOUT_MS, false)]);
       if (!drained) started.stderr.destroy();
