@@ -1,12 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, runProcesses } from './helpers/processes.js';
 import { publicFixtures, sandboxAvailable } from './helpers/sandbox.js';
-import { DIST, disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+import { stringify } from 'yaml';
+import { DIST, disposeTestServer, FIXTURE_AGENTS, freePort, request, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // Agents in bubblewrap, as a hostile agent would try them: a fixture that reports what it could
 // read, write and reach, and agents that exhaust their process and file size limits.
@@ -154,6 +156,81 @@ describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
     expect((await waitForStatus(server, alice, id, FINAL)).status).toBe('cancelled');
     expect(processes.filter((p) => isAlive(p.pid))).toEqual([]);
     expect(runProcesses(id)).toEqual([]);
+  });
+});
+
+/** Whether this test can start the server as an unprivileged user (it runs as root) that can read the build. */
+function canRunUnprivileged(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const readable = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'test', '-r', join(DIST, 'main.js')]);
+  if (readable.status !== 0) console.warn('sandbox.e2e-spec: uid 65534 cannot read this checkout, so the unprivileged server is not tested');
+  return readable.status === 0;
+}
+
+// The deployment every guide recommends: the server under an account of its own. bubblewrap then maps the agent's uid
+// to the server's, and the process limit counts the sandbox's user namespace, not the server's own processes.
+describe.skipIf(!sandboxAvailable() || !canRunUnprivileged())('agent sandbox under an unprivileged server', () => {
+  const account = { uid: 65534, gid: 65534 };
+  let fixtures: string;
+  let dataDir: string;
+  let env: Record<string, string>;
+  let child: ChildProcess;
+  let url: string;
+  let token: string;
+
+  beforeAll(async () => {
+    fixtures = publicFixtures('sandbox-probe.mjs');
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-unprivileged-'));
+    chownSync(dataDir, account.uid, account.gid);
+    const agentsFile = join(fixtures, 'agents.yaml');
+    writeFileSync(
+      agentsFile,
+      stringify({
+        default: 'probe',
+        agents: {
+          probe: { command: [process.execPath, join(fixtures, 'sandbox-probe.mjs'), '{prompt}'] },
+          bomb: { command: ['bash', '-c', ':(){ :|:& };:; sleep 60'], limits: { processes: 64 } },
+        },
+      }),
+    );
+    const port = await freePort();
+    env = { PATH: process.env.PATH!, DATA_DIR: dataDir, AGENTS_FILE: agentsFile, PORT: String(port), SANDBOX: 'bwrap', LOG_FORMAT: 'json', JWT_SECRET: 'unprivileged-server-test-secret-0123456789abcdef' };
+    child = spawn(process.execPath, [join(DIST, 'main.js')], { env, stdio: 'ignore', ...account });
+    url = `http://127.0.0.1:${port}`;
+    token = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'token', 'create', '--user', 'alice'], { env, encoding: 'utf8', ...account }).stdout.trim();
+    await waitFor(() => request(url, 'GET', '/health/ready').then((r) => r.status === 200, () => false), 30_000, 'the unprivileged server');
+  });
+
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    if (child && child.exitCode === null) await once(child, 'exit');
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(fixtures, { recursive: true, force: true });
+  });
+
+  async function finished(body: Record<string, unknown>): Promise<{ id: string; run: Record<string, unknown> }> {
+    const submitted = await request(url, 'POST', '/api/v1/runs', { token, body });
+    expect(submitted.status, submitted.text).toBe(202);
+    const id = submitted.json.id as string;
+    return { id, run: await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, id, FINAL, 30_000) };
+  }
+
+  it('keeps the secret and the database out of reach and lets the agent write its workspace', async () => {
+    const plan = { read: [join(dataDir, 'autocode.db'), join(dataDir, 'autocode.pid')], write: ['inside.txt', join(dataDir, 'planted.txt')] };
+    const { id, run } = await finished({ prompt: JSON.stringify(plan) });
+    expect(run.status, JSON.stringify(run.error)).toBe('succeeded');
+    const events = (await request(url, 'GET', `/api/v1/runs/${id}/events`, { token })).json.items as { type: string; data: { line: string } }[];
+    const report = JSON.parse(events.filter((event) => event.type === 'stdout').at(-1)!.data.line);
+    for (const path of plan.read) expect(report.read[path], path).not.toBe('ok');
+    expect(report.uid).toBe(1000);
+    expect(existsSync(join(dataDir, 'planted.txt'))).toBe(false);
+    expect(readFileSync(join(dataDir, 'users', 'alice', 'runs', id, 'inside.txt'), 'utf8')).toBe('written by the agent\n');
+  });
+
+  it('ends a fork bomb at its own process limit, which does not count the server', async () => {
+    const { run } = await finished({ agent: 'bomb', prompt: 'x' });
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'resource_limit' } });
+    expect((await request(url, 'GET', '/health/ready')).status).toBe(200);
   });
 });
 
