@@ -1,6 +1,9 @@
 import type { Options, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService, type AgentProcess, type StartedAgent } from '../../sandbox/sandbox.service.js';
 import { CLAUDE_CREDENTIALS, type ClaudeProfile } from '../agent-profiles.js';
@@ -26,6 +29,21 @@ export function claudeEnvironment(request: ExecutionRequest<ClaudeProfile>, sour
     if (source[name]) env[name] = source[name];
   }
   return env;
+}
+
+let runtimePaths: string[] | null = null;
+
+/**
+ * What Claude Code needs to see in a sandbox besides the system: the SDK's
+ * packages (the CLI binary it ships, or its JavaScript and the files beside
+ * it) and Node's own installation when it is not under /usr.
+ */
+function claudeRuntimePaths(): string[] {
+  if (runtimePaths) return runtimePaths;
+  const sdk = dirname(dirname(fileURLToPath(import.meta.resolve('@anthropic-ai/claude-agent-sdk'))));
+  const nodePrefix = dirname(dirname(realpathSync(process.execPath)));
+  runtimePaths = [sdk, ...(nodePrefix.startsWith('/usr') ? [] : [nodePrefix])];
+  return runtimePaths;
 }
 
 /** The Claude Agent SDK options for a run: the profile's, with the run's workspace and model. */
@@ -94,7 +112,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
             env: options.env,
             profile: request.profile,
             limits: request.limits,
-            readOnly: request.readOnly,
+            readOnly: [...claudeRuntimePaths(), ...request.readOnly],
           }));
           const cli = agent.child;
           // Listen at once: the CLI can exit before the SDK reads a line from it.
