@@ -190,6 +190,7 @@ describe.skipIf(!sandboxAvailable() || !canRunUnprivileged())('agent sandbox und
         agents: {
           probe: { command: [process.execPath, join(fixtures, 'sandbox-probe.mjs'), '{prompt}'] },
           bomb: { command: ['bash', '-c', ':(){ :|:& };:; sleep 60'], limits: { processes: 64 } },
+          sleeper: { command: ['/bin/sh', '-c', 'sleep 600 & sleep 600'] },
         },
       }),
     );
@@ -231,6 +232,18 @@ describe.skipIf(!sandboxAvailable() || !canRunUnprivileged())('agent sandbox und
     const { run } = await finished({ agent: 'bomb', prompt: 'x' });
     expect(run).toMatchObject({ status: 'failed', error: { code: 'resource_limit' } });
     expect((await request(url, 'GET', '/health/ready')).status).toBe(200);
+  });
+
+  it('shuts down with sandboxed agents running: they are cancelled and nothing of them is left', async () => {
+    const submitted = await request(url, 'POST', '/api/v1/runs', { token, body: { agent: 'sleeper', prompt: 'x' } });
+    const id = submitted.json.id as string;
+    await waitFor(() => runProcesses(id).length >= 4, 15_000, 'the sandboxed sleeper');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(runProcesses(id)).toEqual([]);
+    const run = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'runs', 'show', id], { env, encoding: 'utf8', ...account });
+    expect(run.stdout).toMatch(/cancelled/);
   });
 });
 
