@@ -35,6 +35,10 @@ describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
         tree: { command: [process.execPath, join(fixtures, 'tree.mjs')] },
         bomb: { command: ['bash', '-c', ':(){ :|:& };:; sleep 60'], limits: { processes: 64 } },
         flood: { command: ['/bin/sh', '-c', 'exec dd if=/dev/zero of=flood bs=1M count=10240'], limits: { fileSizeMb: 8 } },
+        // ptrace(PTRACE_TRACEME) and keyctl(KEYCTL_GET_KEYRING_ID), made raw; prints "<result> <errno>" for each.
+        syscalls: {
+          command: ['/usr/bin/python3', '-c', 'import ctypes; c = ctypes.CDLL(None, use_errno=True)\nfor nr in (101, 250):\n    print(c.syscall(nr, 0, 0, 0, 0), ctypes.get_errno())'],
+        },
       },
     });
     alice = server.token('alice');
@@ -135,6 +139,12 @@ describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
     expect(ended.durationMs).toBeLessThan(20_000);
     await waitFor(() => runProcesses(bomb.json.id).length === 0, 10_000, 'the bomb to be gone');
     expect((await server.request('GET', '/health/ready')).status).toBe(200);
+  });
+
+  it.skipIf(process.arch !== 'x64' || !existsSync('/usr/bin/python3'))('refuses the system calls of its seccomp filter (ptrace, keyctl) with EPERM', async () => {
+    const { id, run: ended } = await run(alice, { agent: 'syscalls', prompt: 'x' });
+    expect(ended.status, JSON.stringify(ended.error)).toBe('succeeded');
+    expect(await stdout(alice, id)).toEqual(['-1 1', '-1 1']);
   });
 
   it('ends a 10 GB write at the file size limit', async () => {

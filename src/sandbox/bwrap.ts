@@ -63,11 +63,13 @@ export interface SandboxMounts {
   network: boolean;
 }
 
-/** File descriptors of the spawned bubblewrap: the generated passwd and group files, and its status report. */
+/** File descriptors of the spawned bubblewrap: the generated passwd and group files, its status report, the seccomp filter. */
 export interface SandboxDescriptors {
   passwd: number;
   group: number;
   info: number;
+  /** Absent where no filter is defined for the architecture. */
+  seccomp?: number;
 }
 
 /**
@@ -91,6 +93,7 @@ export function bwrapArguments(mounts: SandboxMounts, layout: SystemLayout, fds:
     '--die-with-parent',
     '--new-session',
     '--info-fd', String(fds.info),
+    ...(fds.seccomp === undefined ? [] : ['--seccomp', String(fds.seccomp)]),
   ];
   for (const directory of layout.directories) args.push('--ro-bind', directory, directory);
   for (const [target, path] of layout.links) args.push('--symlink', target, path);

@@ -13,6 +13,7 @@ import type { AppConfig, SandboxMode } from '../config/configuration.js';
 import { ConfigurationError } from '../config/environment.js';
 import { bwrapArguments, commandPaths, findExecutable, identityFiles, readSystemLayout, type SandboxMounts, type SystemLayout } from './bwrap.js';
 import { ProcessLimitWatch } from './process-limit-watch.js';
+import { seccompFilter } from './seccomp.js';
 import { prlimitOptions, type ResourceLimits } from './resource-limits.js';
 
 export interface SandboxStatus {
@@ -78,6 +79,8 @@ export class SandboxService implements OnModuleInit {
   /** Running as root: sandboxes get an unprivileged host uid, and the directories they use are made theirs. */
   private readonly switchUser = process.getuid?.() === 0;
   private readonly watch = new ProcessLimitWatch();
+  /** The system calls agents may not make, as bubblewrap loads them; null on architectures without one. */
+  private readonly seccomp = seccompFilter();
   private layout: SystemLayout = { directories: [], links: [] };
   private bwrap: string | null = null;
   private prlimit: string | null = null;
@@ -109,7 +112,7 @@ export class SandboxService implements OnModuleInit {
     const failure = await this.probe();
     if (failure === null) {
       await this.keepDatabasePrivate();
-      this.logger.log(`agents run in bubblewrap ${this.current.version ?? ''} as host uid ${this.current.hostUid}`);
+      this.logger.log(`agents run in bubblewrap ${this.current.version ?? ''} as host uid ${this.current.hostUid}${this.seccomp ? ', with a seccomp filter' : `; no seccomp filter is defined for ${process.arch}`}`);
       return;
     }
     if (this.config.mode === 'bwrap') {
@@ -240,7 +243,7 @@ export class SandboxService implements OnModuleInit {
       readOnly: [...new Set([...commandPaths(command.program, command.templateArgs, command.env.PATH), ...command.profile.readOnlyPaths, ...command.readOnly])],
       network: command.profile.network,
     };
-    const fds = { passwd: 3, group: 4, info: 5 };
+    const fds = { passwd: 3, group: 4, info: 5, ...(this.seccomp ? { seccomp: 6 } : {}) };
     const args = [
       ...bwrapArguments(mounts, this.layout, fds),
       '--',
@@ -254,12 +257,13 @@ export class SandboxService implements OnModuleInit {
       cwd: command.cwd,
       env: command.env,
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...(this.seccomp ? (['pipe'] as const) : [])],
       ...(this.switchUser ? { uid: this.config.uid, gid: this.config.gid } : {}),
     }) as ChildProcess as AgentProcess;
     const identity = identityFiles(command.home);
     writeDescriptor(child, fds.passwd, identity.passwd);
     writeDescriptor(child, fds.group, identity.group);
+    if (this.seccomp) writeDescriptor(child, 6, this.seccomp);
 
     let exceeded = false;
     let reachedLimit = false;
@@ -309,7 +313,7 @@ function fileSizeError(limits: ResourceLimits, exitCode: number | null, signal: 
 }
 
 /** Hands bubblewrap a generated file on one of its descriptors. */
-function writeDescriptor(child: ChildProcess, fd: number, text: string): void {
+function writeDescriptor(child: ChildProcess, fd: number, text: string | Buffer): void {
   const stream = child.stdio[fd] as Writable | null;
   if (!stream) return;
   stream.on('error', () => {
