@@ -14,6 +14,7 @@ import { Executor, type Execution, type ExecutionOutcome } from './executors/exe
 import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
+import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
 import type { RunEventView } from './run.view.js';
 
 /** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
@@ -23,6 +24,8 @@ const SWEEP_LIMIT = 100;
 const WORKTREE_SWEEP_MS = 60_000;
 
 type StopStatus = 'cancelled' | 'timed_out';
+
+const CLAIM_SQL = `UPDATE runs SET status = 'running', started_at = ?, node = ?, last_seq = last_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${RUN_COLUMNS}`;
 
 interface ActiveRun {
   run: Run;
@@ -298,10 +301,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return this.database.transaction(async (manager) => {
       if (!(await this.quota.mayStart(manager, candidate.userId))) return 'user_at_limit';
       const startedAt = new Date().toISOString();
-      const update = await manager.update(Run, { id: candidate.id, status: 'queued' }, { status: 'running', startedAt, node: this.node });
-      if (!update.affected) return 'gone';
-      const event = await this.events.appendInTransaction(manager, candidate.id, 'status', { status: 'running' }, startedAt);
-      const run = await manager.findOneByOrFail(Run, { id: candidate.id });
+      // The update also takes the `seq` of the `running` event and returns the run as it now is.
+      const [row] = (await this.database.query<RunRow>(manager, CLAIM_SQL, [startedAt, this.node, candidate.id])).rows;
+      if (!row) return 'gone';
+      const run = runFromRow(row);
+      const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
       return { run, event };
     });
   }
