@@ -18,7 +18,7 @@ const END_STREAMS = Symbol('end-streams');
  * once): a steady trickle of lines costs one transaction per interval, not one
  * per line.
  */
-const FLUSH_INTERVAL_MS = 5;
+const FLUSH_INTERVAL_MS = 10;
 /** Pending events that start a flush without waiting for the interval. */
 const FLUSH_AT_EVENTS = 500;
 
