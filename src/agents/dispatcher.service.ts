@@ -25,6 +25,16 @@ const WORKTREE_SWEEP_MS = 60_000;
 
 type StopStatus = 'cancelled' | 'timed_out';
 
+const SET_PGID_SQL = 'UPDATE runs SET pgid = ?, pgid_started_at = ? WHERE id = ?';
+const FINISH_SQL =
+  'UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, result = ?, pgid = NULL, pgid_started_at = NULL, last_seq = last_seq + 1 ' +
+  'WHERE id = ? AND status = ? RETURNING last_seq';
+
+/** A JSON column's value as TypeORM's simple-json stores it. */
+function json(value: object | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
 const CLAIM_SQL = `UPDATE runs SET status = 'running', started_at = ?, node = ?, last_seq = last_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${RUN_COLUMNS}`;
 
 interface ActiveRun {
@@ -363,7 +373,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     });
     entry.execution = execution;
     if (execution.pgid !== null) {
-      await this.database.dataSource.getRepository(Run).update({ id: run.id }, { pgid: execution.pgid, pgidStartedAt: execution.pgidStartedAt });
+      await this.database.query(this.database.dataSource.manager, SET_PGID_SQL, [execution.pgid, execution.pgidStartedAt, run.id]);
     }
     // A stop requested while the agent was starting takes effect now.
     if (entry.stop) void execution.terminate();
@@ -440,19 +450,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const worktree = await this.closeWorktree(run);
     const finishedAt = new Date().toISOString();
     const event = await this.database.transaction(async (manager) => {
-      const update = await manager.update(
-        Run,
-        { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' },
-        { status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, pgid: null, pgidStartedAt: null, ...worktree },
-      );
-      if (!update.affected) return null;
-      return this.events.appendInTransaction(
-        manager,
-        run.id,
-        'status',
-        { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) },
-        finishedAt,
-      );
+      const from = run.status === 'queued' ? 'queued' : 'running';
+      const parameters = [ending.status, finishedAt, ending.exitCode, json(ending.error), json(ending.result), run.id, from];
+      // The update also takes the `seq` of the final status event.
+      const [row] = (await this.database.query<{ last_seq: number }>(manager, FINISH_SQL, parameters)).rows;
+      if (!row) return null;
+      if (Object.keys(worktree).length > 0) await manager.update(Run, { id: run.id }, worktree);
+      const data = { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) };
+      return this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt);
     });
     if (event) {
       this.events.publish(run.id, [event]);
