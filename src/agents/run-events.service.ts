@@ -54,7 +54,8 @@ export class RunEventsService {
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly counters = new Map<string, number>();
   private pending: RunEvent[] = [];
-  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** Cancels the flush scheduled by `append`, if one is. */
+  private cancelScheduledFlush: (() => void) | null = null;
   private lastFlushAt = 0;
   private flushing: Promise<void> = Promise.resolve();
   private readonly storedWatches = new Map<string, { listeners: Set<(lastSeq: number) => void>; timer: NodeJS.Timeout }>();
@@ -83,27 +84,27 @@ export class RunEventsService {
 
   private scheduleFlush(): void {
     const wait = this.pending.length >= FLUSH_AT_EVENTS ? 0 : this.lastFlushAt + FLUSH_INTERVAL_MS - Date.now();
-    if (this.flushTimer !== null) {
+    if (this.cancelScheduledFlush !== null) {
       if (wait > 0) return;
       this.cancelScheduledFlush();
     }
     const run = (): void => {
-      this.flushTimer = null;
+      this.cancelScheduledFlush = null;
       this.flush().catch((error: Error) => this.logger.error(`writing run events failed: ${error.message}`));
     };
-    this.flushTimer = wait > 0 ? setTimeout(run, wait) : setImmediate(run);
-  }
-
-  private cancelScheduledFlush(): void {
-    if (this.flushTimer === null) return;
-    clearTimeout(this.flushTimer as NodeJS.Timeout);
-    clearImmediate(this.flushTimer as NodeJS.Immediate);
-    this.flushTimer = null;
+    if (wait > 0) {
+      const timer = setTimeout(run, wait);
+      this.cancelScheduledFlush = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(run);
+      this.cancelScheduledFlush = () => clearImmediate(immediate);
+    }
   }
 
   /** Writes every buffered event, then tells subscribers. Resolves when all appends made so far are stored. */
   flush(): Promise<void> {
-    this.cancelScheduledFlush();
+    this.cancelScheduledFlush?.();
+    this.cancelScheduledFlush = null;
     this.flushing = this.flushing.catch(() => undefined).then(() => this.writePending());
     return this.flushing;
   }
