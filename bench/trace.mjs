@@ -49,7 +49,7 @@ try {
   const run = Statement.run;
   Statement.run = function (...args) {
     const sql = this.source;
-    if (sql === 'BEGIN TRANSACTION') log('begin');
+    if (sql === 'BEGIN TRANSACTION' || sql === 'BEGIN IMMEDIATE') log('begin');
     const result = run.apply(this, args);
     if (sql === 'COMMIT') log('commit');
     return result;

@@ -3,12 +3,11 @@ import 'reflect-metadata';
 import type { CommanderError } from 'commander';
 import { CommandFactory } from 'nest-commander';
 import { Logger } from 'nestjs-pino';
+import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { CliError } from './cli/output.js';
-import { CliModule } from './cli/cli.module.js';
 import { UsageErrors } from './cli/usage-errors.js';
-import { loadConfiguration } from './config/configuration.js';
-import { DatabaseService } from './database/database.service.js';
-import { exitWithStartupError, loadEnvFile } from './server.js';
+import { loadConfiguration, type AppConfig } from './config/configuration.js';
+import { exitWithStartupError, loadEnvFile } from './startup.js';
 
 /** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */
 const EXIT_FAILURE = 1;
@@ -16,6 +15,15 @@ const EXIT_USAGE = 2;
 
 /** Commands that do not read the database (or, for `db`, bring its schema up to date). */
 const COMMANDS_WITHOUT_SCHEMA = new Set(['', 'agents', 'db', 'serve', 'server', 'token', 'help', '--help', '-h']);
+
+/**
+ * The modules the command needs: `agents` reads only the agent profiles, so it
+ * loads neither the database layer nor the other commands.
+ */
+async function commandModule(command: string, config: AppConfig): Promise<DynamicModule> {
+  if (command === 'agents') return (await import('./cli/agents-cli.module.js')).AgentsCliModule.forRoot(config);
+  return (await import('./cli/cli.module.js')).CliModule.forRoot(config);
+}
 
 function fail(error: unknown): never {
   const exitCode = error instanceof CliError ? error.exitCode : EXIT_FAILURE;
@@ -33,7 +41,8 @@ async function main(): Promise<void> {
   const loaded = loadConfiguration();
   // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
   const config = { ...loaded, log: { ...loaded.log, level: process.env.LOG_LEVEL ? loaded.log.level : 'warn' } };
-  const app = await CommandFactory.createWithoutRunning(CliModule.forRoot(config), {
+  const command = process.argv[2] ?? '';
+  const app = await CommandFactory.createWithoutRunning(await commandModule(command, config), {
     cliName: 'autocode',
     bufferLogs: true,
     enablePositionalOptions: true,
@@ -45,11 +54,16 @@ async function main(): Promise<void> {
     process.exit(benign ? 0 : EXIT_USAGE);
   });
   app.useLogger(app.get(Logger));
-  if (!COMMANDS_WITHOUT_SCHEMA.has(process.argv[2] ?? '') && (await app.get(DatabaseService).dataSource.showMigrations())) {
+  if (!COMMANDS_WITHOUT_SCHEMA.has(command) && (await schemaIsBehind(app))) {
     throw new CliError('the database schema is not current: run `autocode db migrate` (the server also applies it when it starts)');
   }
   await CommandFactory.runApplication(app);
   await app.close();
+}
+
+async function schemaIsBehind(app: INestApplicationContext): Promise<boolean> {
+  const { DatabaseService } = await import('./database/database.service.js');
+  return app.get(DatabaseService).dataSource.showMigrations();
 }
 
 try {

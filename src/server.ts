@@ -6,6 +6,8 @@ import { handleShutdownSignals } from './daemon/lifecycle.js';
 import { acquirePidFile } from './daemon/pid-file.js';
 import { writeServerState } from './daemon/server-state.js';
 
+export { exitWithStartupError, loadEnvFile } from './startup.js';
+
 /**
  * The server process: takes the PID file (one server per DATA_DIR), builds the
  * application, listens, and handles the shutdown signals. Used by
@@ -36,20 +38,4 @@ export async function startServer(config: AppConfig): Promise<NestFastifyApplica
   });
   new Logger('Server').log(`listening on http://${config.http.host}:${port} (role ${config.role}, data ${config.dataDir})`);
   return app;
-}
-
-/** Loads `.env` from the working directory if there is one; variables already set win. */
-export function loadEnvFile(): void {
-  try {
-    process.loadEnvFile('.env');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
-
-/** One line on stderr and exit status 1: how a start that cannot succeed ends. */
-export function exitWithStartupError(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`autocode: ${message.split('\n')[0]}\n`);
-  process.exit(1);
 }

@@ -19,6 +19,7 @@ import { Executor, type Execution, type ExecutionOutcome } from './executors/exe
 import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
+import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
 import type { RunEventView } from './run.view.js';
 
 /** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
@@ -28,6 +29,18 @@ const SWEEP_LIMIT = 100;
 const WORKTREE_SWEEP_MS = 60_000;
 
 type StopStatus = 'cancelled' | 'timed_out';
+
+const SET_PGID_SQL = 'UPDATE runs SET pgid = ?, pgid_started_at = ? WHERE id = ?';
+const FINISH_SQL =
+  'UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, result = ?, pgid = NULL, pgid_started_at = NULL, last_seq = last_seq + 1 ' +
+  'WHERE id = ? AND status = ? RETURNING last_seq';
+
+/** A JSON column's value as TypeORM's simple-json stores it. */
+function json(value: object | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+const CLAIM_SQL = `UPDATE runs SET status = 'running', started_at = ?, node = ?, last_seq = last_seq + 1 WHERE id = ? AND status = 'queued' RETURNING ${RUN_COLUMNS}`;
 
 interface ActiveRun {
   run: Run;
@@ -304,10 +317,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return this.database.transaction(async (manager) => {
       if (!(await this.quota.mayStart(manager, candidate.userId))) return 'user_at_limit';
       const startedAt = new Date().toISOString();
-      const update = await manager.update(Run, { id: candidate.id, status: 'queued' }, { status: 'running', startedAt, node: this.node });
-      if (!update.affected) return 'gone';
-      const event = await this.events.appendInTransaction(manager, candidate.id, 'status', { status: 'running' }, startedAt);
-      const run = await manager.findOneByOrFail(Run, { id: candidate.id });
+      // The update also takes the `seq` of the `running` event and returns the run as it now is.
+      const [row] = (await this.database.query<RunRow>(manager, CLAIM_SQL, [startedAt, this.node, candidate.id])).rows;
+      if (!row) return 'gone';
+      const run = runFromRow(row);
+      const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
       return { run, event };
     });
   }
@@ -369,7 +383,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     });
     entry.execution = execution;
     if (execution.pgid !== null) {
-      await this.database.dataSource.getRepository(Run).update({ id: run.id }, { pgid: execution.pgid, pgidStartedAt: execution.pgidStartedAt });
+      await this.database.query(this.database.dataSource.manager, SET_PGID_SQL, [execution.pgid, execution.pgidStartedAt, run.id]);
     }
     // A stop requested while the agent was starting takes effect now.
     if (entry.stop) void execution.terminate();
@@ -454,19 +468,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const worktree = await this.closeWorktree(run);
     const finishedAt = new Date().toISOString();
     const event = await this.database.transaction(async (manager) => {
-      const update = await manager.update(
-        Run,
-        { id: run.id, status: run.status === 'queued' ? 'queued' : 'running' },
-        { status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, pgid: null, pgidStartedAt: null, ...worktree },
-      );
-      if (!update.affected) return null;
-      return this.events.appendInTransaction(
-        manager,
-        run.id,
-        'status',
-        { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) },
-        finishedAt,
-      );
+      const from = run.status === 'queued' ? 'queued' : 'running';
+      const parameters = [ending.status, finishedAt, ending.exitCode, json(ending.error), json(ending.result), run.id, from];
+      // The update also takes the `seq` of the final status event.
+      const [row] = (await this.database.query<{ last_seq: number }>(manager, FINISH_SQL, parameters)).rows;
+      if (!row) return null;
+      if (Object.keys(worktree).length > 0) await manager.update(Run, { id: run.id }, worktree);
+      const data = { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) };
+      return this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt);
     });
     if (event) {
       this.events.publish(run.id, [event]);

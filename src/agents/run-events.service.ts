@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EventEmitter } from 'node:events';
-import { MoreThan, type EntityManager, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+import { MoreThan, type EntityManager, type Repository } from 'typeorm';
 
 import { DatabaseService } from '../database/database.service.js';
-import { Run } from './entities/run.entity.js';
 import { RunEvent, type RunEventType } from './entities/run-event.entity.js';
 import type { RunEventView } from './run.view.js';
 
@@ -12,12 +11,32 @@ export function toEventView(event: RunEvent): RunEventView {
   return { seq: event.seq, ts: event.ts, type: event.type, data: event.data };
 }
 
-// TypeORM's partial-entity type cannot follow `Record<string, unknown>` JSON columns; the rows are whole entities.
-
 const END_STREAMS = Symbol('end-streams');
 
-/** Most events written in one INSERT (SQLite bounds the number of bound parameters). */
-const INSERT_CHUNK = 500;
+/**
+ * Output is written at most this often (a flush after a quiet spell starts at
+ * once): a steady trickle of lines costs one transaction per interval, not one
+ * per line.
+ */
+const FLUSH_INTERVAL_MS = 10;
+/** Pending events that start a flush without waiting for the interval. */
+const FLUSH_AT_EVENTS = 500;
+
+/**
+ * Rows per INSERT: a batch is written in chunks of these sizes, largest first,
+ * so a handful of statement texts cover every batch size and stay prepared.
+ */
+const INSERT_CHUNKS = [256, 64, 16, 4, 1];
+const insertEventsSql = new Map(
+  INSERT_CHUNKS.map((rows) => [rows, `INSERT INTO run_events (run_id, seq, ts, type, data) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`]),
+);
+
+/** How often a run with open streams is checked for events written by another process. */
+const STORED_POLL_MS = 2_000;
+const STORED_SEQ_SQL = 'SELECT last_seq FROM runs WHERE id = ?';
+
+const NEXT_SEQ_SQL = 'UPDATE runs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq';
+const SET_LAST_SEQ_SQL = 'UPDATE runs SET last_seq = ? WHERE id = ?';
 
 /**
  * Run events: the append-only log in the database and the live bus beside it.
@@ -35,8 +54,11 @@ export class RunEventsService {
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly counters = new Map<string, number>();
   private pending: RunEvent[] = [];
-  private flushScheduled = false;
+  /** Cancels the flush scheduled by `append`, if one is. */
+  private cancelScheduledFlush: (() => void) | null = null;
+  private lastFlushAt = 0;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly storedWatches = new Map<string, { listeners: Set<(lastSeq: number) => void>; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly database: DatabaseService,
@@ -57,33 +79,47 @@ export class RunEventsService {
     const seq = (this.counters.get(runId) ?? 0) + 1;
     this.counters.set(runId, seq);
     this.pending.push(Object.assign(new RunEvent(), { runId, seq, ts: new Date().toISOString(), type, data }));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flush().catch((error: Error) => this.logger.error(`writing run events failed: ${error.message}`));
-      });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    const wait = this.pending.length >= FLUSH_AT_EVENTS ? 0 : this.lastFlushAt + FLUSH_INTERVAL_MS - Date.now();
+    if (this.cancelScheduledFlush !== null) {
+      if (wait > 0) return;
+      this.cancelScheduledFlush();
+    }
+    const run = (): void => {
+      this.cancelScheduledFlush = null;
+      this.flush().catch((error: Error) => this.logger.error(`writing run events failed: ${error.message}`));
+    };
+    if (wait > 0) {
+      const timer = setTimeout(run, wait);
+      this.cancelScheduledFlush = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(run);
+      this.cancelScheduledFlush = () => clearImmediate(immediate);
     }
   }
 
   /** Writes every buffered event, then tells subscribers. Resolves when all appends made so far are stored. */
   flush(): Promise<void> {
+    this.cancelScheduledFlush?.();
+    this.cancelScheduledFlush = null;
     this.flushing = this.flushing.catch(() => undefined).then(() => this.writePending());
     return this.flushing;
   }
 
   private async writePending(): Promise<void> {
-    this.flushScheduled = false;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
+    this.lastFlushAt = Date.now();
     const lastSeqByRun = new Map<string, number>();
     for (const event of batch) lastSeqByRun.set(event.runId, event.seq);
     await this.database.transaction(async (manager) => {
-      for (let start = 0; start < batch.length; start += INSERT_CHUNK) {
-        await manager.insert(RunEvent, batch.slice(start, start + INSERT_CHUNK) as QueryDeepPartialEntity<RunEvent>[]);
-      }
+      await this.insertEvents(manager, batch);
       for (const [runId, lastSeq] of lastSeqByRun) {
-        await manager.update(Run, { id: runId }, { lastSeq });
+        await this.database.query(manager, SET_LAST_SEQ_SQL, [lastSeq, runId]);
       }
     });
     const byRun = new Map<string, RunEventView[]>();
@@ -95,11 +131,23 @@ export class RunEventsService {
     for (const [runId, views] of byRun) this.publish(runId, views);
   }
 
+  private async insertEvents(manager: EntityManager, events: readonly RunEvent[]): Promise<void> {
+    let start = 0;
+    for (const rows of INSERT_CHUNKS) {
+      while (events.length - start >= rows) {
+        const parameters: unknown[] = [];
+        for (const event of events.slice(start, start + rows)) {
+          parameters.push(event.runId, event.seq, event.ts, event.type, JSON.stringify(event.data));
+        }
+        await this.database.query(manager, insertEventsSql.get(rows)!, parameters);
+        start += rows;
+      }
+    }
+  }
+
   /** The first event of a run, inserted with the run itself (whose `last_seq` starts at 1). */
   async appendFirst(manager: EntityManager, runId: string, type: RunEventType, data: Record<string, unknown>, ts: string): Promise<RunEventView> {
-    const event = Object.assign(new RunEvent(), { runId, seq: 1, ts, type, data });
-    await manager.createQueryBuilder().insert().into(RunEvent).values(event as QueryDeepPartialEntity<RunEvent>).updateEntity(false).execute();
-    return toEventView(event);
+    return this.insertOne(manager, runId, 1, type, data, ts);
   }
 
   /**
@@ -113,11 +161,16 @@ export class RunEventsService {
     data: Record<string, unknown>,
     ts = new Date().toISOString(),
   ): Promise<RunEventView> {
-    await manager.increment(Run, { id: runId }, 'lastSeq', 1);
-    const { lastSeq } = await manager.findOneOrFail(Run, { where: { id: runId }, select: { id: true, lastSeq: true } });
-    const event = Object.assign(new RunEvent(), { runId, seq: lastSeq, ts, type, data });
-    await manager.insert(RunEvent, event as QueryDeepPartialEntity<RunEvent>);
-    return toEventView(event);
+    const [row] = (await this.database.query<{ last_seq: number }>(manager, NEXT_SEQ_SQL, [runId])).rows;
+    if (!row) throw new Error(`run ${runId} does not exist`);
+    return this.insertOne(manager, runId, row.last_seq, type, data, ts);
+  }
+
+  /** Inserts one event whose `seq` the caller has already taken (e.g. with the claim that bumped `last_seq`). */
+  async insertOne(manager: EntityManager, runId: string, seq: number, type: RunEventType, data: Record<string, unknown>, ts: string): Promise<RunEventView> {
+    const event: RunEventView = { seq, ts, type, data };
+    await this.database.query(manager, insertEventsSql.get(1)!, [runId, seq, ts, type, JSON.stringify(data)]);
+    return event;
   }
 
   publish(runId: string, events: RunEventView[]): void {
@@ -137,6 +190,41 @@ export class RunEventsService {
   subscribe(runId: string, listener: (events: RunEventView[]) => void): () => void {
     this.bus.on(runId, listener);
     return () => this.bus.off(runId, listener);
+  }
+
+  /**
+   * Tells the listener the run's stored `last_seq` every few seconds, so a
+   * stream notices events written by another process. One read per run,
+   * however many streams follow it.
+   */
+  watchStored(runId: string, listener: (lastSeq: number) => void): () => void {
+    let watch = this.storedWatches.get(runId);
+    if (!watch) {
+      const timer = setInterval(() => void this.pollStored(runId), STORED_POLL_MS);
+      timer.unref();
+      watch = { listeners: new Set(), timer };
+      this.storedWatches.set(runId, watch);
+    }
+    watch.listeners.add(listener);
+    return () => {
+      const current = this.storedWatches.get(runId);
+      if (!current?.listeners.delete(listener) || current.listeners.size > 0) return;
+      clearInterval(current.timer);
+      this.storedWatches.delete(runId);
+    };
+  }
+
+  private async pollStored(runId: string): Promise<void> {
+    let lastSeq: number;
+    try {
+      const [row] = (await this.database.query<{ last_seq: number }>(this.database.dataSource.manager, STORED_SEQ_SQL, [runId])).rows;
+      if (!row) return;
+      lastSeq = row.last_seq;
+    } catch (error) {
+      this.logger.warn(`run ${runId}: reading its last event failed: ${(error as Error).message}`);
+      return;
+    }
+    for (const listener of this.storedWatches.get(runId)?.listeners ?? []) listener(lastSeq);
   }
 
   async list(runId: string, after: number, limit: number): Promise<RunEventView[]> {

@@ -4,8 +4,6 @@ import type { RunEventsService } from './run-events.service.js';
 import type { RunEventView } from './run.view.js';
 
 const REPLAY_PAGE = 500;
-/** Safety net: a stream also reads the database this often, for events written by another process. */
-const POLL_MS = 2_000;
 const KEEPALIVE_MS = 15_000;
 
 /** Live events are shared by every subscriber of a run: each is serialized once, not once per stream. */
@@ -29,6 +27,8 @@ function isFinalStatus(event: RunEventView): boolean {
  * ones, each exactly once and in `seq` order, closing after the final status.
  * The subscription starts before the replay, and anything out of order is
  * read back from the database, so no event falls between replay and live.
+ * A client that reads slower than events come is not buffered for: while its
+ * socket is full, live events are skipped and read back once it drains.
  */
 export async function streamRunEvents(
   reply: FastifyReply,
@@ -50,7 +50,7 @@ export async function streamRunEvents(
   let lastSeq = after;
   let closed = false;
   let catchingUp: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  let waitingForDrain = false;
   let keepalive: NodeJS.Timeout | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -60,7 +60,7 @@ export async function streamRunEvents(
     closed = true;
     unsubscribe();
     stopOnShutdown();
-    if (timer) clearInterval(timer);
+    stopWatching();
     if (keepalive) clearInterval(keepalive);
     if (!raw.writableEnded) raw.end();
     resolveDone();
@@ -68,6 +68,7 @@ export async function streamRunEvents(
 
   // One socket write per batch.
   const write = (batch: RunEventView[]): void => {
+    if (waitingForDrain) return;
     let out = '';
     let final = false;
     for (const event of batch) {
@@ -76,7 +77,7 @@ export async function streamRunEvents(
       lastSeq = event.seq;
       final = isFinalStatus(event);
     }
-    if (out) raw.write(out);
+    if (out && !raw.write(out)) waitingForDrain = true;
     if (final) close();
   };
 
@@ -86,7 +87,7 @@ export async function streamRunEvents(
         for (;;) {
           const page = await events.list(runId, lastSeq, REPLAY_PAGE);
           write(page);
-          if (closed || page.length < REPLAY_PAGE) return;
+          if (closed || waitingForDrain || page.length < REPLAY_PAGE) return;
         }
       } catch {
         close();
@@ -96,7 +97,7 @@ export async function streamRunEvents(
     })());
 
   const unsubscribe = events.subscribe(runId, (batch) => {
-    if (closed) return;
+    if (closed || waitingForDrain) return;
     if (catchingUp === null && batch[0] !== undefined && batch[0].seq === lastSeq + 1) {
       write(batch);
     } else if (batch.at(-1)!.seq > lastSeq) {
@@ -109,7 +110,13 @@ export async function streamRunEvents(
   });
   const stopOnShutdown = events.onEndStreams(close);
   raw.on('close', close);
-  timer = setInterval(() => void catchUp(), POLL_MS);
+  raw.on('drain', () => {
+    waitingForDrain = false;
+    void catchUp();
+  });
+  const stopWatching = events.watchStored(runId, (stored) => {
+    if (stored > lastSeq && !waitingForDrain) void catchUp();
+  });
   keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
   await catchUp();
   // A run that had finished before the request has all its events stored: the replay was the whole stream

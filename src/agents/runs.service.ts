@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { randomUUID } from 'node:crypto';
-import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+import { Brackets, type Repository } from 'typeorm';
 
 import { InjectRepository } from '@nestjs/typeorm';
 import { Clock } from '../common/clock.js';
@@ -19,6 +19,7 @@ import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, SubmitRunDto } from './dto/submit
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue } from './run-queue.js';
+import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
 import { toRunView, type RunEventView, type RunView } from './run.view.js';
 
 /** Whose runs a call may touch: one user's, or (admin CLI) everyone's. */
@@ -33,6 +34,14 @@ export interface RunFilter {
 }
 
 const LOG_PAGE = 1000;
+
+const FIND_RUN_SQL = `SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`;
+const FIND_USER_RUN_SQL = `${FIND_RUN_SQL} AND user_id = ?`;
+
+/** A new run: queued, its first event (seq 1) inserted with it; every other column starts at its default. */
+const INSERT_RUN_SQL =
+  'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, last_seq) ' +
+  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 1)";
 
 /** How much of a prompt a debug log shows. */
 const LOGGED_PROMPT_CHARS = 500;
@@ -106,7 +115,7 @@ export class RunsService {
         baseCommit: null,
         worktreeRemovedAt: null,
       });
-      await manager.createQueryBuilder().insert().into(Run).values(run as QueryDeepPartialEntity<Run>).updateEntity(false).execute();
+      await this.database.query(manager, INSERT_RUN_SQL, [run.id, userId, agent, prompt, run.specId, run.workspace, run.model, timeoutSeconds, JSON.stringify(metadata), run.createdAt]);
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
       return { run, event };
     });
@@ -161,9 +170,10 @@ export class RunsService {
 
   /** The run, if the scope may see it; another user's run is indistinguishable from a missing one. */
   async find(scope: RunScope, runId: string): Promise<Run> {
-    const run = await this.runs.findOneBy(scope === 'all' ? { id: runId } : { id: runId, userId: scope.userId });
-    if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
-    return run;
+    const manager = this.database.dataSource.manager;
+    const { rows } = scope === 'all' ? await this.database.query<RunRow>(manager, FIND_RUN_SQL, [runId]) : await this.database.query<RunRow>(manager, FIND_USER_RUN_SQL, [runId, scope.userId]);
+    if (!rows[0]) throw new ProblemError('run_not_found', `there is no run ${runId}`);
+    return runFromRow(rows[0]);
   }
 
   async get(scope: RunScope, runId: string): Promise<RunView> {

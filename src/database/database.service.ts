@@ -13,6 +13,19 @@ function inodeOf(path: string): number | null {
   }
 }
 
+const numbered = new Map<string, string>();
+
+/** `?` placeholders as PostgreSQL's `$1, $2…` (the statements passed here have no `?` inside literals). */
+function numberedPlaceholders(sql: string): string {
+  let text = numbered.get(sql);
+  if (text === undefined) {
+    let index = 0;
+    text = sql.replace(/\?/g, () => `$${++index}`);
+    numbered.set(sql, text);
+  }
+  return text;
+}
+
 /** Arbitrary constant naming this application's migration lock in pg_advisory_lock. */
 const MIGRATION_LOCK_KEY = 7_214_903_118;
 
@@ -40,9 +53,44 @@ export class DatabaseService {
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.sqliteWriter) {
-      return this.sqliteWriter.runExclusive(() => this.dataSource.transaction(work));
+      return this.sqliteWriter.runExclusive(() => this.immediateTransaction(work));
     }
     return this.dataSource.transaction(work);
+  }
+
+  /**
+   * A SQLite transaction that takes the database's write lock at BEGIN: a
+   * read inside it can never be outdated by another process's write before
+   * this one commits, and no read lock has to be upgraded (which can fail).
+   */
+  private async immediateTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.query('BEGIN IMMEDIATE');
+    try {
+      const result = await work(runner.manager);
+      await runner.query('COMMIT');
+      return result;
+    } catch (error) {
+      await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Runs one statement written with `?` placeholders (numbered `$1, $2…` for
+   * PostgreSQL), in the manager's transaction if it has one. Values are bound,
+   * never written into the text, so each statement is prepared once.
+   */
+  async query<T = Record<string, unknown>>(manager: EntityManager, sql: string, parameters: readonly unknown[] = []): Promise<{ rows: T[]; affected: number }> {
+    const runner = manager.queryRunner ?? this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(this.isPostgres ? numberedPlaceholders(sql) : sql, [...parameters], true);
+      return { rows: (result.records ?? []) as T[], affected: result.affected ?? 0 };
+    } finally {
+      if (!manager.queryRunner) await runner.release();
+    }
   }
 
   /**

@@ -1,6 +1,14 @@
+import { createRequire } from 'node:module';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+const require = createRequire(import.meta.url);
+
+/** pino-pretty is loaded only when asked for (LOG_FORMAT=pretty): most processes never need it. */
+function pretty(options: PinoPretty.PrettyOptions): DestinationStream {
+  return (require('pino-pretty') as typeof PinoPretty)(options);
+}
 import type { AppConfig } from '../config/configuration.js';
 
 /** Where log lines go, and how to reopen it after a rotation (SIGHUP, or the size check). */

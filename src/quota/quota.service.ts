@@ -24,6 +24,36 @@ export interface QuotaChange {
   maxRunSeconds?: number | null;
 }
 
+/** The quota columns of a user, as a write transaction reads them. */
+const USER_QUOTA_SQL = 'SELECT tier, quota_concurrent, quota_daily, quota_queued, quota_max_run_seconds FROM users WHERE id = ?';
+
+interface UserQuotaRow {
+  tier: string | null;
+  quota_concurrent: number | null;
+  quota_daily: number | null;
+  quota_queued: number | null;
+  quota_max_run_seconds: number | null;
+}
+
+/**
+ * A user's runs created since a time, queued, and running, in one statement.
+ * Three counts rather than one conditional count: a run queued before today
+ * still holds a slot, and each count is answered from its own index.
+ */
+const USAGE_SQL =
+  'SELECT (SELECT COUNT(*) FROM runs WHERE user_id = ? AND created_at >= ?) AS daily,' +
+  " (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'queued') AS queued," +
+  " (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'running') AS running";
+
+/** PostgreSQL answers COUNT(*) as a bigint, which arrives as a string. */
+interface UsageRow {
+  daily: number | string;
+  queued: number | string;
+  running: number | string;
+}
+
+const RUNNING_SQL = "SELECT COUNT(*) AS running FROM runs WHERE user_id = ? AND status = 'running'";
+
 /** Seconds a client is told to wait after `queue_full` or `concurrency_limit`: a run typically frees a slot by then. */
 const SLOT_RETRY_SECONDS = 5;
 
@@ -55,7 +85,9 @@ function assertValidChange(change: QuotaChange): void {
   }
 }
 
-function overridesOf(user: User | null): QuotaOverrides {
+type QuotaColumns = Pick<User, 'tier' | 'quotaConcurrent' | 'quotaDaily' | 'quotaQueued' | 'quotaMaxRunSeconds'>;
+
+function overridesOf(user: QuotaColumns | null): QuotaOverrides {
   return {
     tier: user && isTier(user.tier) ? user.tier : null,
     concurrent: user?.quotaConcurrent ?? null,
@@ -87,7 +119,7 @@ export class QuotaService {
     this.overflow = config.get('quota.overflow', { infer: true });
   }
 
-  limitsFor(user: User | null): QuotaLimits {
+  limitsFor(user: QuotaColumns | null): QuotaLimits {
     const overrides = overridesOf(user);
     const tier = overrides.tier ?? this.defaultTier;
     const base = TIERS[tier];
@@ -101,23 +133,21 @@ export class QuotaService {
   }
 
   /**
-   * Locks the user's row for the rest of the transaction: `SELECT … FOR UPDATE`
-   * on PostgreSQL; on SQLite a write to the row, which takes the database's
-   * write lock at once instead of upgrading a read lock later.
+   * The user's limits, read inside a write transaction with the user's row
+   * locked for the rest of it: `SELECT … FOR UPDATE` on PostgreSQL; on SQLite
+   * the transaction began IMMEDIATE, so it already excludes every other writer.
    */
-  async lockUser(manager: EntityManager, userId: string): Promise<User> {
-    if (this.database.isPostgres) {
-      const user = await manager
-        .getRepository(User)
-        .createQueryBuilder('user')
-        .setLock('pessimistic_write')
-        .where('user.id = :userId', { userId })
-        .getOne();
-      if (!user) throw new Error(`user ${userId} does not exist`);
-      return user;
-    }
-    await manager.query('UPDATE users SET tier = tier WHERE id = ?', [userId]);
-    return manager.getRepository(User).findOneByOrFail({ id: userId });
+  async lockUser(manager: EntityManager, userId: string): Promise<QuotaLimits> {
+    const sql = this.database.isPostgres ? `${USER_QUOTA_SQL} FOR UPDATE` : USER_QUOTA_SQL;
+    const [row] = (await this.database.query<UserQuotaRow>(manager, sql, [userId])).rows;
+    if (!row) throw new Error(`user ${userId} does not exist`);
+    return this.limitsFor({
+      tier: row.tier,
+      quotaConcurrent: row.quota_concurrent,
+      quotaDaily: row.quota_daily,
+      quotaQueued: row.quota_queued,
+      quotaMaxRunSeconds: row.quota_max_run_seconds,
+    });
   }
 
   /**
@@ -127,8 +157,7 @@ export class QuotaService {
    * a 400 when the run asks for more time than the user may have.
    */
   async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date): Promise<QuotaLimits> {
-    const user = await this.lockUser(manager, userId);
-    const limits = this.limitsFor(user);
+    const limits = await this.lockUser(manager, userId);
     if (timeoutSeconds !== undefined && timeoutSeconds > limits.maxRunSeconds) {
       throw new ProblemError(
         'timeout_exceeds_quota',
@@ -136,25 +165,20 @@ export class QuotaService {
         { extensions: { limit: limits.maxRunSeconds } },
       );
     }
-    const runs = manager.getRepository(Run);
-    const dailyUsed = await runs
-      .createQueryBuilder('run')
-      .where('run.userId = :userId AND run.createdAt >= :since', { userId, since: startOfUtcDay(now).toISOString() })
-      .getCount();
+    const since = startOfUtcDay(now).toISOString();
+    const [usage] = (await this.database.query<UsageRow>(manager, USAGE_SQL, [userId, since, userId, userId])).rows;
+    const dailyUsed = Number(usage?.daily ?? 0);
     if (dailyUsed >= limits.daily) {
       const resetsAt = nextUtcMidnight(now);
       throw this.refuse('daily_limit', `the daily limit of ${limits.daily} runs is reached; it resets at ${resetsAt.toISOString()}`, limits.daily, dailyUsed, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
     }
+    const queued = Number(usage?.queued ?? 0);
     if (this.overflow === 'queue') {
-      const queued = await runs.countBy({ userId, status: 'queued' });
       if (queued >= limits.queued) {
         throw this.refuse('queue_full', `${queued} runs are already waiting; the limit is ${limits.queued}`, limits.queued, queued, SLOT_RETRY_SECONDS);
       }
     } else {
-      const active = await runs
-        .createQueryBuilder('run')
-        .where('run.userId = :userId AND run.status IN (:...statuses)', { userId, statuses: ['queued', 'running'] })
-        .getCount();
+      const active = queued + Number(usage?.running ?? 0);
       if (active >= limits.concurrent) {
         throw this.refuse('concurrency_limit', `${active} runs are already queued or running; the limit is ${limits.concurrent}`, limits.concurrent, active, SLOT_RETRY_SECONDS);
       }
@@ -167,9 +191,9 @@ export class QuotaService {
    * of this user's runs be `running`?
    */
   async mayStart(manager: EntityManager, userId: string): Promise<boolean> {
-    const user = await this.lockUser(manager, userId);
-    const running = await manager.countBy(Run, { userId, status: 'running' });
-    return running < this.limitsFor(user).concurrent;
+    const limits = await this.lockUser(manager, userId);
+    const [row] = (await this.database.query<{ running: number | string }>(manager, RUNNING_SQL, [userId])).rows;
+    return Number(row?.running ?? 0) < limits.concurrent;
   }
 
   async summary(userId: string): Promise<QuotaSummary> {
