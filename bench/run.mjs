@@ -2,9 +2,11 @@
 // reference in the same run, stops everything it started (also on failure or Ctrl-C), and adds rows to one table.
 //
 // Usage: npm run bench [-- SCENARIO…] [--db sqlite|postgres] [--seconds 5] [--rounds 2] [--runs 2000]
-//                      [--subscribers 500] [--lines 2000] [--samples 40] [--profile] [--trace]
+//                      [--subscribers 500] [--lines 2000] [--samples 40] [--profile] [--trace] [--sandbox none|bwrap]
 // --profile: every server writes a V8 CPU profile under bench/results/ (see bench/profile-summary.mjs).
 // --trace: dispatch also records when the server calls spawn() (bench/trace-spawn.mjs preloaded).
+// --sandbox: how the servers run agents (SANDBOX); `none` by default, so that the figures measure the server against
+// a raw spawn; `bwrap` measures what the bubblewrap sandbox adds.
 // Scenarios: submit dispatch throughput read stream startup memory (default: all of them), and `queries`
 // (SQL statements per operation, its own table; not part of the default set).
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values, positionals } = parseArgs({
     samples: { type: 'string', default: '40' },
     profile: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
+    sandbox: { type: 'string', default: 'none' },
   },
 });
 const chosen = positionals.length > 0 ? positionals : SCENARIOS;
@@ -38,6 +41,10 @@ for (const name of chosen) {
 }
 if (values.db !== 'sqlite' && values.db !== 'postgres') {
   console.error('--db is sqlite or postgres');
+  process.exit(2);
+}
+if (values.sandbox !== 'none' && values.sandbox !== 'bwrap') {
+  console.error('--sandbox is none or bwrap');
   process.exit(2);
 }
 
@@ -69,6 +76,7 @@ const ctx = {
   samples: Number(values.samples),
   profileDir,
   trace: values.trace,
+  sandbox: values.sandbox,
   /** A fresh database URL for PostgreSQL (dropped with `release`), or nothing for SQLite. */
   async database() {
     if (values.db !== 'postgres') return { env: {}, release: async () => {} };
@@ -80,7 +88,7 @@ const ctx = {
     const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`, '--cpu-prof-name=server.cpuprofile'] : [];
     let server;
     try {
-      server = await startServer({ ...database.env, ...env }, { ...options, nodeArgs: [...nodeArgs, ...(options?.nodeArgs ?? [])] });
+      server = await startServer({ SANDBOX: values.sandbox, ...database.env, ...env }, { ...options, nodeArgs: [...nodeArgs, ...(options?.nodeArgs ?? [])] });
       return await work(server);
     } finally {
       await server?.stop();

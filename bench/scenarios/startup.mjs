@@ -61,7 +61,7 @@ export async function run(ctx) {
   try {
     const agentsFile = join(dataDir, 'agents.json');
     writeFileSync(agentsFile, JSON.stringify({ default: 'noop', agents: { noop: { command: ['true'] } } }));
-    const env = { PATH: process.env.PATH, DATA_DIR: dataDir, HOST: '127.0.0.1', JWT_SECRET: SECRET, AGENTS_FILE: agentsFile, LOG_LEVEL: 'info', LOG_FORMAT: 'json', RATE_LIMIT_PER_MINUTE: '0', ...database.env };
+    const env = { PATH: process.env.PATH, DATA_DIR: dataDir, HOST: '127.0.0.1', JWT_SECRET: SECRET, AGENTS_FILE: agentsFile, LOG_LEVEL: 'info', LOG_FORMAT: 'json', RATE_LIMIT_PER_MINUTE: '0', SANDBOX: ctx.sandbox, ...database.env };
     const nodeArgs = ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, 'startup')}`] : [];
     const bare = [];
     const fresh = await timeReady(env, nodeArgs);
