@@ -1,17 +1,15 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { In, IsNull, LessThanOrEqual, Not } from 'typeorm';
-import type { AppConfig } from '../config/configuration.js';
+import type { AppConfig, Tier } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
-import { User } from '../auth/user.entity.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { TIER_RESOURCES } from '../quota/tiers.js';
-import { combineLimits, type ResourceLimits } from '../sandbox/resource-limits.js';
+import { combineLimits } from '../sandbox/resource-limits.js';
 import { SandboxService } from '../sandbox/sandbox.service.js';
 import { WorkspaceService } from '../workspace/workspace.service.js';
 import { WorktreesService } from '../workspace/worktrees.service.js';
-import type { AgentProfile } from './agent-profiles.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
@@ -44,6 +42,8 @@ const CLAIM_SQL = `UPDATE runs SET status = 'running', started_at = ?, node = ?,
 
 interface ActiveRun {
   run: Run;
+  /** The owner's tier when the run was claimed: it sets the run's resource limits. */
+  tier: Tier;
   execution: Execution | null;
   stop: { status: StopStatus; reason: string } | null;
   timer: NodeJS.Timeout | null;
@@ -301,7 +301,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
           continue;
         }
         this.queue.remove(candidate.id);
-        if (claimed !== 'gone') this.launch(claimed.run, claimed.event);
+        if (claimed !== 'gone') this.launch(claimed.run, claimed.event, claimed.tier);
       } catch (error) {
         this.logger.error(`could not start run ${candidate.id}: ${(error as Error).message}`);
         return;
@@ -313,25 +313,26 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * Moves one run from `queued` to `running` in one transaction that locks the
    * user's row, so a user's limit holds whichever node claims.
    */
-  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView } | 'user_at_limit' | 'gone'> {
+  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier } | 'user_at_limit' | 'gone'> {
     return this.database.transaction(async (manager) => {
-      if (!(await this.quota.mayStart(manager, candidate.userId))) return 'user_at_limit';
+      const limits = await this.quota.startLimits(manager, candidate.userId);
+      if (!limits) return 'user_at_limit';
       const startedAt = new Date().toISOString();
       // The update also takes the `seq` of the `running` event and returns the run as it now is.
       const [row] = (await this.database.query<RunRow>(manager, CLAIM_SQL, [startedAt, this.node, candidate.id])).rows;
       if (!row) return 'gone';
       const run = runFromRow(row);
       const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
-      return { run, event };
+      return { run, event, tier: limits.tier };
     });
   }
 
-  private launch(run: Run, runningEvent: RunEventView): void {
+  private launch(run: Run, runningEvent: RunEventView, tier: Tier): void {
     this.events.publish(run.id, [runningEvent]);
     this.metrics.runStarted(run.createdAt, run.startedAt!);
     this.logger.log({ runId: run.id, userId: run.userId, agent: run.agent }, 'run started');
     this.events.track(run.id, run.lastSeq);
-    const entry: ActiveRun = { run, execution: null, stop: null, timer: null, done: Promise.resolve() };
+    const entry: ActiveRun = { run, tier, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.done = this.supervise(entry)
       .catch(async (error: Error) => {
@@ -366,7 +367,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     const { cwd, home, readOnly } = prepared;
-    const limits = await this.resourceLimits(run, profile);
+    const limits = combineLimits(TIER_RESOURCES[entry.tier], profile.limits);
     entry.timer = setTimeout(() => this.stop(entry, 'timed_out', 'timeout'), run.timeoutSeconds * 1000);
     const execution = await this.executor.start({
       runId: run.id,
@@ -407,11 +408,6 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return { cwd, home: await this.workspaces.prepareHome(run.userId), readOnly: [repository] };
   }
 
-  /** The run's resource limits: its owner's tier's, lowered by its profile's. */
-  private async resourceLimits(run: Run, profile: AgentProfile): Promise<ResourceLimits> {
-    const user = await this.database.dataSource.getRepository(User).findOneBy({ id: run.userId });
-    return combineLimits(TIER_RESOURCES[this.quota.limitsFor(user).tier], profile.limits);
-  }
 
   /**
    * For a run on a named workspace: commits what it changed on its branch and

@@ -143,7 +143,6 @@ export class AgentsController {
   @Get()
   list(): AgentList {
     const defaultAgent = this.profiles.defaultAgent;
-    const { requested, mode, warning } = this.sandbox.status;
     return {
       items: this.profiles.list().map((profile) => ({
         name: profile.name,
@@ -153,7 +152,7 @@ export class AgentsController {
         sandboxed: this.sandbox.sandboxes(profile),
         network: profile.network,
       })),
-      sandbox: { requested, mode, warning },
+      sandbox: this.sandbox.view(),
     };
   }
 }

@@ -78,7 +78,7 @@ export class HealthController {
       headlessMode: this.config.headlessMode,
       activeRuns: this.dispatcher.activeCount,
       queuedRuns: this.dispatcher.queuedCount,
-      sandbox: { requested: this.sandbox.status.requested, mode: this.sandbox.status.mode, warning: this.sandbox.status.warning },
+      sandbox: this.sandbox.view(),
       components,
     } satisfies HealthReport);
   }

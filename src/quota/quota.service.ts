@@ -187,13 +187,13 @@ export class QuotaService {
   }
 
   /**
-   * Start-time check, inside the dispatcher's claim transaction: may one more
-   * of this user's runs be `running`?
+   * Start-time check, inside the dispatcher's claim transaction: the user's
+   * limits when one more of their runs may be `running`, else null.
    */
-  async mayStart(manager: EntityManager, userId: string): Promise<boolean> {
+  async startLimits(manager: EntityManager, userId: string): Promise<QuotaLimits | null> {
     const limits = await this.lockUser(manager, userId);
     const [row] = (await this.database.query<{ running: number | string }>(manager, RUNNING_SQL, [userId])).rows;
-    return Number(row?.running ?? 0) < limits.concurrent;
+    return Number(row?.running ?? 0) < limits.concurrent ? limits : null;
   }
 
   async summary(userId: string): Promise<QuotaSummary> {

@@ -32,9 +32,12 @@ export function combineLimits(tier: ResourceLimits, profile: Partial<ResourceLim
 
 const MIB = 1024 * 1024;
 
-/** This process's hard limits, by the name `/proc/self/limits` gives them; a limit may not be raised past them. */
+let cachedHardLimits: Map<string, number> | null = null;
+
+/** This process's hard limits, by the name `/proc/self/limits` gives them (read once); a limit may not be raised past them. */
 function hardLimits(): Map<string, number> {
-  const limits = new Map<string, number>();
+  if (cachedHardLimits) return cachedHardLimits;
+  const limits = (cachedHardLimits = new Map<string, number>());
   let text = '';
   try {
     text = readFileSync('/proc/self/limits', 'utf8');

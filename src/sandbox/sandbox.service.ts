@@ -8,6 +8,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentProfile } from '../agents/agent-profiles.js';
+import type { SandboxView } from '../agents/agent.view.js';
 import { RUNS_AGENTS } from '../agents/agents.tokens.js';
 import type { AppConfig, SandboxMode } from '../config/configuration.js';
 import { ConfigurationError } from '../config/environment.js';
@@ -16,7 +17,7 @@ import { ProcessLimitWatch } from './process-limit-watch.js';
 import { seccompFilter } from './seccomp.js';
 import { prlimitOptions, type ResourceLimits } from './resource-limits.js';
 
-export interface SandboxStatus {
+interface SandboxStatus {
   /** What SANDBOX asked for. */
   requested: SandboxMode;
   /** What agents run in on this node. */
@@ -97,8 +98,10 @@ export class SandboxService implements OnModuleInit {
     this.current = { requested: this.config.mode, mode: 'none', version: null, hostUid: null, warning: null };
   }
 
-  get status(): SandboxStatus {
-    return this.current;
+  /** What clients are told of it (`GET /api/v1/agents`, `/health/detailed`). */
+  view(): SandboxView {
+    const { requested, mode, warning } = this.current;
+    return { requested, mode, warning };
   }
 
   async onModuleInit(): Promise<void> {
@@ -263,7 +266,7 @@ export class SandboxService implements OnModuleInit {
     const identity = identityFiles(command.home);
     writeDescriptor(child, fds.passwd, identity.passwd);
     writeDescriptor(child, fds.group, identity.group);
-    if (this.seccomp) writeDescriptor(child, 6, this.seccomp);
+    if (this.seccomp && fds.seccomp !== undefined) writeDescriptor(child, fds.seccomp, this.seccomp);
 
     let exceeded = false;
     let reachedLimit = false;
