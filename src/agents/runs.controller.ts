@@ -15,7 +15,8 @@ import { RunEventsService } from './run-events.service.js';
 import { RunEventPage, type RunPage, type RunView } from './run.view.js';
 import { RunsService } from './runs.service.js';
 
-const uuid = new ParseUUIDPipe({ version: '4' });
+// Run ids are UUIDv7 (older ones v4); any RFC 9562 UUID is looked up.
+const uuid = new ParseUUIDPipe({ version: 'all' });
 
 @Controller('api/v1/runs')
 export class RunsController {
