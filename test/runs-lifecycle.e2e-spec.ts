@@ -177,14 +177,18 @@ describe('run lifecycle', () => {
     expect(resumedAtEnd.events).toEqual([]);
   });
 
-  it('streams a live run over SSE from the first event to the last, each once and in order', async () => {
+  it('streams a live run over SSE from the first event to the last, each once and in order, to every subscriber', async () => {
     const id = await submit({ agent: 'many', prompt: 'lots' });
-    const stream = await readSse(`${server.url}/api/v1/runs/${id}/events`, { token, timeoutMs: 20_000 });
-    expect(stream.closedByServer).toBe(true);
-    const seqs = stream.events.map((e) => Number(e.id));
-    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    expect(JSON.parse(stream.events.at(-1)!.data).data.status).toBe('succeeded');
-    expect(stream.events.filter((e) => e.event === 'stdout')).toHaveLength(300);
+    // Subscribers that are up to date share each live batch's bytes; every one must still get the whole stream.
+    const streams = await Promise.all(Array.from({ length: 3 }, () => readSse(`${server.url}/api/v1/runs/${id}/events`, { token, timeoutMs: 20_000 })));
+    for (const stream of streams) {
+      expect(stream.closedByServer).toBe(true);
+      const seqs = stream.events.map((e) => Number(e.id));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      expect(JSON.parse(stream.events.at(-1)!.data).data.status).toBe('succeeded');
+      expect(stream.events.filter((e) => e.event === 'stdout')).toHaveLength(300);
+      expect(stream.events).toEqual(streams[0]!.events);
+    }
   });
 });
 

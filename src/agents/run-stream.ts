@@ -23,6 +23,23 @@ function isFinalStatus(event: RunEventView): boolean {
 }
 
 /**
+ * A live batch as the bytes every subscriber that is up to date gets: encoded
+ * once, not once per stream. Null when it cannot be sent whole (a gap in its
+ * `seq`s, or a final status before its end).
+ */
+const encodedBatches = new WeakMap<readonly RunEventView[], Buffer | null>();
+
+function encodedBatch(batch: readonly RunEventView[]): Buffer | null {
+  let bytes = encodedBatches.get(batch);
+  if (bytes === undefined) {
+    const whole = batch.every((event, i) => i === 0 || (event.seq === batch[i - 1]!.seq + 1 && !isFinalStatus(batch[i - 1]!)));
+    bytes = whole ? Buffer.from(batch.map(frame).join('')) : null;
+    encodedBatches.set(batch, bytes);
+  }
+  return bytes;
+}
+
+/**
  * Serves one SSE stream of a run: the stored events after `after`, then live
  * ones, each exactly once and in `seq` order, closing after the final status.
  * The subscription starts before the replay, and anything out of order is
@@ -68,7 +85,15 @@ export async function streamRunEvents(
 
   // One socket write per batch.
   const write = (batch: RunEventView[]): void => {
-    if (waitingForDrain) return;
+    if (waitingForDrain || closed || batch.length === 0) return;
+    const last = batch.at(-1)!;
+    const shared = batch[0]!.seq === lastSeq + 1 ? encodedBatch(batch) : null;
+    if (shared) {
+      lastSeq = last.seq;
+      if (!raw.write(shared)) waitingForDrain = true;
+      if (isFinalStatus(last)) close();
+      return;
+    }
     let out = '';
     let final = false;
     for (const event of batch) {
