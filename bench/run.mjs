@@ -2,7 +2,8 @@
 // reference in the same run, stops everything it started (also on failure or Ctrl-C), and adds rows to one table.
 //
 // Usage: npm run bench [-- SCENARIO…] [--db sqlite|postgres] [--seconds 5] [--rounds 2] [--runs 2000]
-//                      [--subscribers 500] [--lines 2000] [--samples 40] [--profile] [--trace] [--sandbox none|bwrap]
+//                      [--subscribers 500] [--subscriber-threads 2] [--lines 2000] [--samples 40] [--profile] [--trace]
+//                      [--sandbox none|bwrap]
 // --profile: every server writes a V8 CPU profile under bench/results/ (see bench/profile-summary.mjs).
 // --trace: dispatch also records when the server calls spawn() (bench/trace-spawn.mjs preloaded).
 // --sandbox: how the servers run agents (SANDBOX); `none` by default, so that the figures measure the server against
@@ -25,6 +26,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '2' },
     runs: { type: 'string', default: '2000' },
     subscribers: { type: 'string', default: '500' },
+    'subscriber-threads': { type: 'string', default: '2' },
     lines: { type: 'string', default: '2000' },
     samples: { type: 'string', default: '40' },
     profile: { type: 'boolean', default: false },
@@ -72,6 +74,7 @@ const ctx = {
   rounds: Number(values.rounds),
   runs: Number(values.runs),
   subscribers: Number(values.subscribers),
+  subscriberThreads: Number(values['subscriber-threads']),
   lines: Number(values.lines),
   samples: Number(values.samples),
   profileDir,
