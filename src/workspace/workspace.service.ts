@@ -62,8 +62,9 @@ export class WorkspaceService {
   /** Creates the run's empty workspace and the user's home; returns the workspace path. */
   async prepareRun(userId: string, runId: string): Promise<{ cwd: string; home: string }> {
     const cwd = this.runDir(userId, runId);
-    await mkdir(cwd, { recursive: true, mode: 0o700 });
-    return { cwd, home: await this.prepareHome(userId) };
+    // Both at once: each is a trip through the thread pool, and this is on the way to the agent's start.
+    const [home] = await Promise.all([this.prepareHome(userId), mkdir(cwd, { recursive: true, mode: 0o700 })]);
+    return { cwd, home };
   }
 
   async prepareHome(userId: string): Promise<string> {
