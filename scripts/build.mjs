@@ -87,7 +87,17 @@ const createRequireInBundle = {
   },
 };
 
-await esbuild.build({
+/**
+ * With code splitting, esbuild gives `import()` of a bundled CommonJS module only its default
+ * export (evanw/esbuild#3245), where Node would also give the named ones. These are the packages
+ * dependencies import() that way and that still work: Nest's ValidationPipe and
+ * ClassSerializerInterceptor import class-validator and class-transformer (our pipe is given both
+ * packages instead, see app.module.ts; we use no serializer interceptor), and @fastify/static and
+ * @fastify/cors are used through their default export. Any other stops the build, to be checked.
+ */
+const CJS_IMPORTED_DYNAMICALLY = new Set(['class-validator', 'class-transformer', '@fastify/static', '@fastify/cors']);
+
+const { metafile } = await esbuild.build({
   entryPoints: [join(outDir, 'main.js'), join(outDir, 'cli.js')],
   outdir: outDir,
   allowOverwrite: true,
@@ -110,4 +120,16 @@ await esbuild.build({
   // The dependencies' CommonJS code calls require(); in an ES module it is made from the chunk's URL.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'error',
+  metafile: true,
 });
+
+const packageOf = (path) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? path;
+const unchecked = Object.entries(metafile.inputs).flatMap(([importer, { imports }]) =>
+  imports
+    .filter((i) => i.kind === 'dynamic-import' && !i.external && metafile.inputs[i.path]?.format === 'cjs' && !CJS_IMPORTED_DYNAMICALLY.has(packageOf(i.path)))
+    .map((i) => `${importer} imports ${i.path}`),
+);
+if (unchecked.length > 0) {
+  process.stderr.write(`build: import() of CommonJS modules in the bundle, which would see only their default export:\n  ${unchecked.join('\n  ')}\n`);
+  process.exit(1);
+}
