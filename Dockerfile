@@ -19,6 +19,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 # Pruning leaves the same tree as `npm ci --omit=dev`, without compiling better-sqlite3 again;
 # the runtime stage copies it and needs no compiler.

@@ -1,5 +1,7 @@
 import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import * as classTransformer from 'class-transformer';
+import * as classValidator from 'class-validator';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuthModule, HttpAuthModule } from './auth/auth.module.js';
 import { Clock, ClockModule } from './common/clock.js';
@@ -51,6 +53,10 @@ export class AppModule {
             forbidNonWhitelisted: true,
             transform: true,
             stopAtFirstError: false,
+            // The packages the DTOs' decorators come from, given rather than left to the pipe's own
+            // import(): in the bundle, import() of a CommonJS package yields only its default export.
+            validatorPackage: classValidator,
+            transformerPackage: classTransformer,
           }),
         },
       ],

@@ -17,11 +17,13 @@ const EXIT_USAGE = 2;
 const COMMANDS_WITHOUT_SCHEMA = new Set(['', 'agents', 'db', 'serve', 'server', 'token', 'help', '--help', '-h']);
 
 /**
- * The modules the command needs: `agents` reads only the agent profiles, so it
- * loads neither the database layer nor the other commands.
+ * The modules the command needs: `agents` reads only the agent profiles, and
+ * `serve` builds the server's own application, so neither loads the CLI's
+ * database layer nor the other commands.
  */
 async function commandModule(command: string, config: AppConfig): Promise<DynamicModule> {
   if (command === 'agents') return (await import('./cli/agents-cli.module.js')).AgentsCliModule.forRoot(config);
+  if (command === 'serve') return (await import('./cli/serve-cli.module.js')).ServeCliModule.forRoot(config);
   return (await import('./cli/cli.module.js')).CliModule.forRoot(config);
 }
 
