@@ -58,4 +58,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/cli.js", "serve"]
+# --max-semi-space-size=4: V8's young generation stops at 3 × 4 MB instead of 3 × 16 MB (README, Performance).
+CMD ["node", "--max-semi-space-size=4", "dist/cli.js", "serve"]

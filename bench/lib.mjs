@@ -17,6 +17,9 @@ const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:
 /** The built server to drive; `bench/run.mjs` points this at a private copy of `dist/` so a rebuild elsewhere cannot change it mid-run. */
 export const distDir = () => process.env.BENCH_DIST ?? join(ROOT, 'dist');
 
+/** The Node flags the server runs with, read from `npm start` (`node <flags> dist/main.js`), so a benchmark starts it alike. */
+export const SERVER_NODE_FLAGS = (/\bnode((?: --\S+)*) dist\/main\.js/.exec(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start)?.[1] ?? '').split(' ').filter(Boolean);
+
 /** Wall-clock milliseconds with sub-millisecond resolution (the same clock the agent fixtures print). */
 export const now = () => performance.timeOrigin + performance.now();
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,7 +116,7 @@ async function startOnce(env, options, dataDir, removeDir) {
   const port = options.port ?? (await freePort());
   const logFile = join(dataDir, `server-${Date.now()}.log`);
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(distDir(), 'main.js')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(options.nodeArgs ?? []), join(distDir(), 'main.js')], {
     env: {
       PATH: process.env.PATH,
       DATA_DIR: dataDir,

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -102,6 +102,8 @@ describe('the server process', () => {
     const report = JSON.parse(status.stdout);
     expect(report).toMatchObject({ running: true, url, activeRuns: 0 });
     expect(isAlive(report.pid)).toBe(true);
+    // With the Node flags of `npm start`, the systemd unit and the image.
+    expect(readFileSync(`/proc/${report.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=4');
 
     const again = cli(env, 'server', 'start');
     expect(again.status).toBe(1);

@@ -349,7 +349,7 @@ describe('Dockerfile', () => {
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     expect(entrypoint[0]).toMatch(/(^|\/)tini$/);
     expect(entrypoint.at(-1)).toBe('--');
-    expect(JSON.parse(last('CMD')!)).toEqual(['node', 'dist/cli.js', 'serve']);
+    expect(JSON.parse(last('CMD')!)).toEqual(['node', '--max-semi-space-size=4', 'dist/cli.js', 'serve']);
   });
 
   it('listens on 0.0.0.0:8000 and keeps its state in /data', () => {

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { distDir, freePort, median, now, onCleanup, SECRET, sleep } from '../lib.mjs';
+import { distDir, freePort, median, now, onCleanup, SECRET, SERVER_NODE_FLAGS, sleep } from '../lib.mjs';
 import { met, ms, times } from '../format.mjs';
 
 const ATTEMPTS = 5;
@@ -27,7 +27,7 @@ async function timeProcess(args, env) {
 async function timeReady(env, nodeArgs) {
   const port = await freePort();
   const t0 = now();
-  const child = spawn(process.execPath, [...nodeArgs, join(distDir(), 'main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, join(distDir(), 'main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const stop = onCleanup(async () => {

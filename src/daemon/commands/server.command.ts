@@ -16,6 +16,13 @@ import { rotateLog, serverLogFile } from '../server-log.js';
 
 /** LSB exit status of `status` for a server that is not running. */
 const EXIT_NOT_RUNNING = 3;
+
+/**
+ * Node flags of the server process, as in `npm start`, the systemd unit and the image: V8's young
+ * generation grows to 3 × 4 MB rather than 3 × 16 MB under load (a server streaming to hundreds of
+ * clients peaks about 20 MB lower, at no CPU cost measured in the benchmarks).
+ */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
 const POLL_MS = 200;
 
 function tail(file: string, lines: number): string {
@@ -66,7 +73,7 @@ abstract class ServerCommandBase extends CommandRunner {
     const host = options.host ?? this.config.http.host;
     const port = options.port ?? this.config.http.port;
     const fd = openSync(log, 'a', 0o600);
-    const child = spawn(process.execPath, [process.argv[1]!, 'serve', '--host', host, '--port', String(port)], {
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, process.argv[1]!, 'serve', '--host', host, '--port', String(port)], {
       detached: true,
       stdio: ['ignore', fd, fd],
       // The server writes (and rotates) its log itself; its stdout and stderr go to the same file for anything
