@@ -2,7 +2,12 @@
 // package/file, and inclusive time of the functions of this project (dist/ → src/ via the source maps' naming).
 // Usage: node bench/profile-summary.mjs FILE.cpuprofile [--top 25] [--filter substring] [--from S] [--to S]
 // --from/--to keep only the samples taken that many seconds after the profile started (e.g. leave out the boot).
-import { readFileSync } from 'node:fs';
+// The build bundles dist/main.js into chunks: a frame in a chunk is mapped back, through the chunk's source map, to
+// the module it came from (a package under node_modules, or the project's own file), so the tables name those.
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, filter: { type: 'string' }, from: { type: 'string', default: '0' }, to: { type: 'string', default: 'Infinity' } } });
@@ -11,9 +16,11 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 const TOP = Number(values.top);
+const sourceMaps = new Map();
 
 for (const file of positionals) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
+  for (const node of profile.nodes) node.callFrame = original(node.callFrame);
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -76,4 +83,27 @@ for (const file of positionals) {
   show('self time by function', bySelf, (key) => !values.filter || key.includes(values.filter));
   show('inclusive time, project code (dist/)', inclusive, (key) => key.includes(' dist/') && (!values.filter || key.includes(values.filter)));
   show('inclusive time, everything', inclusive, (key) => !values.filter || key.includes(values.filter));
+}
+
+/** Source maps of bundled files, by URL (null: the file has none). */
+function sourceMapOf(url) {
+  if (!sourceMaps.has(url)) {
+    let map = null;
+    try {
+      const path = fileURLToPath(url);
+      if (existsSync(`${path}.map`)) map = { map: new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8'))), dir: dirname(path) };
+    } catch {}
+    sourceMaps.set(url, map);
+  }
+  return sourceMaps.get(url);
+}
+
+/** The call frame as written before bundling, where the bundle's source map knows it. */
+function original(callFrame) {
+  if (!callFrame.url.startsWith('file:') || !/\/dist\/.*\.js$/.test(callFrame.url)) return callFrame;
+  const source = sourceMapOf(callFrame.url);
+  const entry = source?.map.findEntry(callFrame.lineNumber, callFrame.columnNumber);
+  if (!entry?.originalSource) return callFrame;
+  const url = entry.originalSource.startsWith('file:') ? entry.originalSource : pathToFileURL(resolve(source.dir, entry.originalSource)).href;
+  return { ...callFrame, url, lineNumber: entry.originalLine, columnNumber: entry.originalColumn };
 }

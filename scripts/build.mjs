@@ -82,7 +82,12 @@ const createRequireInBundle = {
     build.onLoad({ filter: /[\\/]node_modules[\\/].*\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       const line = /^(?:const|let|var)\s+require\s*=\s*createRequire\(import\.meta\.url\);?$/m;
-      return line.test(source) ? { contents: source.replace(line, ''), loader: 'js' } : undefined;
+      // A dependency's own source map is not followed: it points at sources (typeorm's TypeScript) that are not
+      // installed, under paths that the bundle's map would then present as this project's `src/`. Stack traces and
+      // profiles name the installed file instead.
+      const mapComment = /^\/\/# sourceMappingURL=.*$/m;
+      if (!line.test(source) && !mapComment.test(source)) return undefined;
+      return { contents: source.replace(line, '').replace(mapComment, ''), loader: 'js' };
     });
   },
 };
