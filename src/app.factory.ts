@@ -1,5 +1,5 @@
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +8,7 @@ import { AppModule, type AppOptions } from './app.module.js';
 import { problemDocument } from './common/problem.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
+import { registerRequestLogging } from './logging/request-logging.js';
 import { serveOpenApi } from './openapi.js';
 
 /** Largest request body accepted (a 100,000-character prompt fits with room to spare). */
@@ -54,6 +55,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  registerRequestLogging(adapter.getInstance(), await app.resolve(PinoLogger));
   serveOpenApi(app);
   await app.get(DatabaseService).runMigrations();
   await app.init();

@@ -46,6 +46,8 @@ describe('structured logs', () => {
     runId = submitted.json.id;
     await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, runId, ['succeeded']);
     await request(url, 'GET', `/api/v1/runs/${runId}`, { token });
+    // An SSE stream (of a finished run: the replay, then the server closes it).
+    await request(url, 'GET', `/api/v1/runs/${runId}/events`, { token });
     await request(url, 'GET', '/api/v1/runs', { headers: { authorization: `Bearer ${token}x` } });
     for (let i = 0; i < 3; i++) {
       await request(url, 'GET', '/health/live');
@@ -96,6 +98,11 @@ describe('structured logs', () => {
     expect(completed).toMatchObject({ req: { method: 'POST', url: '/api/v1/runs' }, res: { statusCode: 202 }, userId: 'log-user' });
     const read = entries.find((entry) => entry.msg === 'request completed' && entry.req?.url === `/api/v1/runs/${runId}`);
     expect(read).toMatchObject({ userId: 'log-user', runId });
+    const stream = entries.find((entry) => entry.msg === 'request completed' && entry.req?.url === `/api/v1/runs/${runId}/events`);
+    expect(stream).toMatchObject({ userId: 'log-user', runId, res: { statusCode: 200 }, responseTime: expect.any(Number) });
+    const refused = entries.find((entry) => entry.msg === 'request completed' && entry.res?.statusCode === 401);
+    expect(refused).toMatchObject({ req: { method: 'GET', url: '/api/v1/runs' } });
+    expect(refused.userId).toBeUndefined();
     const generated = entries.filter((entry) => entry.msg === 'request completed' && entry.req?.id !== 'client-req-42');
     for (const entry of generated) expect(entry.req.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(entries.find((entry) => entry.msg === 'run finished')).toMatchObject({ runId, status: 'succeeded' });

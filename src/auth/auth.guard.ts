@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PinoLogger } from 'nestjs-pino';
 import { ProblemError } from '../common/problem.js';
+import { bindRequestLog } from '../logging/request-logging.js';
 import { IS_PUBLIC_KEY, ROLES_KEY, type AuthUser } from './auth.decorators.js';
 import { bearerToken, InvalidTokenError, TokenService } from './token.service.js';
 import type { UserRole } from './user.entity.js';
@@ -50,7 +51,7 @@ export class AuthGuard implements CanActivate {
     await this.users.ensure(user);
     request.user = user;
     const runId = request.routeOptions?.url?.startsWith('/api/v1/runs/:id') ? request.params?.id : undefined;
-    this.log.assign(runId ? { userId: user.id, runId } : { userId: user.id });
+    bindRequestLog(this.log, runId ? { userId: user.id, runId } : { userId: user.id });
     const roles = this.reflector.getAllAndOverride<UserRole[] | undefined>(ROLES_KEY, targets);
     if (roles && !roles.includes(user.role)) {
       throw new ProblemError('forbidden', 'this route needs one of the roles: ' + roles.join(', '));

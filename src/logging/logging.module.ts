@@ -1,5 +1,4 @@
-import type { IncomingMessage } from 'node:http';
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { AppConfig } from '../config/configuration.js';
@@ -8,16 +7,11 @@ import { makeScrubber, urlPassword } from './redaction.js';
 
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
-function isQuiet(url: string | undefined): boolean {
-  const path = url?.split('?')[0];
-  return path === '/metrics' || (path?.startsWith('/health/') ?? false);
-}
-
 /**
  * One logger for the server and the CLI: nestjs-pino, JSON lines with ISO
  * timestamps, the request id on every line of a request (Fastify's, taken
- * from `X-Request-Id` or made, see `createApp`), the user and run ids where known, no headers, tokens
- * or secrets, and no request logs for health and metrics. JSON escapes
+ * from `X-Request-Id` or made, see `createApp`), the user and run ids where known (see
+ * request-logging.ts), no headers, tokens or secrets, and no request logs for health and metrics. JSON escapes
  * control characters, so user input cannot forge a line.
  */
 @Module({})
@@ -46,15 +40,11 @@ export class LoggingModule {
                 req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: scrub(request.url.split('?')[0] ?? '') }),
                 res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
               },
-              // The middleware layer may have cut `url` down to its own mount path; `originalUrl` keeps the request's.
-              autoLogging: { ignore: (request: IncomingMessage & { originalUrl?: string }) => isQuiet(request.originalUrl ?? request.url) },
-              quietReqLogger: false,
             },
             destination.stream,
           ],
-          assignResponse: true,
-          // Every route (the library's default pattern does not match under this Fastify adapter).
-          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+          // No middleware: the request scope and the request lines come from Fastify hooks (request-logging.ts).
+          forRoutes: [],
         }),
       ],
       providers: [{ provide: LOG_DESTINATION, useValue: destination satisfies LogDestination }],
