@@ -70,24 +70,25 @@ const notInstalledIsExternal = {
 };
 
 /**
- * Nest's ESM packages require some dependencies through `createRequire(import.meta.url)`, which
- * esbuild does not follow (evanw/esbuild#1828): those would load a second copy from node_modules
- * (class-transformer's metadata storage for mapped types, typeorm for @nestjs/typeorm). Without
- * the createRequire line, their `require()` calls are ordinary ones that the bundle resolves to
- * the same module instances as everything else.
+ * Two edits to a dependency's source as the bundle reads it:
+ * - Nest's ESM packages require some dependencies through `createRequire(import.meta.url)`, which
+ *   esbuild does not follow (evanw/esbuild#1828): those would load a second copy from node_modules
+ *   (class-transformer's metadata storage for mapped types, typeorm for @nestjs/typeorm). Without
+ *   the createRequire line, their `require()` calls are ordinary ones that the bundle resolves to
+ *   the same module instances as everything else.
+ * - Its own source map is not followed: it points at sources (typeorm's TypeScript) that are not
+ *   installed, under paths that the bundle's map would then present as this project's `src/`.
+ *   Stack traces and profiles name the installed file instead.
  */
-const createRequireInBundle = {
-  name: 'create-require-in-bundle',
+const CREATE_REQUIRE_LINE = /^(?:const|let|var)\s+require\s*=\s*createRequire\(import\.meta\.url\);?$/m;
+const SOURCE_MAP_COMMENT = /^\/\/# sourceMappingURL=.*$/m;
+const dependencySources = {
+  name: 'dependency-sources',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/].*\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const line = /^(?:const|let|var)\s+require\s*=\s*createRequire\(import\.meta\.url\);?$/m;
-      // A dependency's own source map is not followed: it points at sources (typeorm's TypeScript) that are not
-      // installed, under paths that the bundle's map would then present as this project's `src/`. Stack traces and
-      // profiles name the installed file instead.
-      const mapComment = /^\/\/# sourceMappingURL=.*$/m;
-      if (!line.test(source) && !mapComment.test(source)) return undefined;
-      return { contents: source.replace(line, '').replace(mapComment, ''), loader: 'js' };
+      if (!CREATE_REQUIRE_LINE.test(source) && !SOURCE_MAP_COMMENT.test(source)) return undefined;
+      return { contents: source.replace(CREATE_REQUIRE_LINE, '').replace(SOURCE_MAP_COMMENT, ''), loader: 'js' };
     });
   },
 };
@@ -113,7 +114,7 @@ const { metafile } = await esbuild.build({
   format: 'esm',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [notInstalledIsExternal, createRequireInBundle],
+  plugins: [notInstalledIsExternal, dependencySources],
   // Class and function names as written: Nest names providers by them and the OpenAPI schemas are
   // the DTOs' class names.
   keepNames: true,

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, createTestDatabase, DIST, environment, FIXTURE_AGENTS, request, type TestDatabase } from './helpers/test-server.js';
+import { cli, createTestDatabase, environment, FIXTURE_AGENTS, request, startBuiltServer, type BuiltServer, type TestDatabase } from './helpers/test-server.js';
 
 // dist/main.js is a bundle of tsc's output (scripts/build.mjs). The in-process tests run src/, so
 // these check through the built server what bundling could change: the request validation (the
@@ -14,7 +12,7 @@ import { cli, createTestDatabase, DIST, environment, FIXTURE_AGENTS, request, ty
 describe('the built server', () => {
   let dataDir: string;
   let database: TestDatabase;
-  let child: ChildProcess;
+  let server: BuiltServer;
   let url: string;
   let token: string;
 
@@ -25,24 +23,12 @@ describe('the built server', () => {
     expect(cli(env, 'db', 'migrate').status).toBe(0);
     token = cli(env, 'token', 'create', '--user', 'built-user', '--admin').stdout.trim();
     expect(token).toMatch(/^eyJ/);
-    child = spawn(process.execPath, [join(DIST, 'main.js')], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    const deadline = Date.now() + 30_000;
-    let port: string | undefined;
-    while (!(port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1])) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the server did not start: ${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    url = `http://127.0.0.1:${port}`;
+    server = await startBuiltServer({ ...env, LOG_LEVEL: 'info' });
+    url = server.url;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await server?.stop();
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -1,11 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, environment, FIXTURE_AGENTS, request, waitFor, waitForStatus, type TestDatabase } from './helpers/test-server.js';
+import { createTestDatabase, environment, FIXTURE_AGENTS, request, startBuiltServer, waitForStatus, type TestDatabase } from './helpers/test-server.js';
 
 // The server's log as a machine reads it: one JSON object per line, ISO times, request ids,
 // user and run ids, and never a token, a secret or a line forged by user input.
@@ -29,12 +28,8 @@ describe('structured logs', () => {
     const env = { ...environment(dataDir, database, FIXTURE_AGENTS), JWT_SECRET: secret, LOG_LEVEL: 'debug', LOG_FORMAT: 'json' };
     token = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'token', 'create', '--user', 'log-user'], { env, encoding: 'utf8' }).stdout.trim();
     expect(token).toMatch(/^eyJ/);
-    const child = spawn(process.execPath, [join(DIST, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1], 30_000, 'the server');
-    const url = `http://127.0.0.1:${port}`;
+    const server = await startBuiltServer(env);
+    const url = server.url;
 
     const submitted = await request(url, 'POST', '/api/v1/runs', {
       token,
@@ -53,9 +48,8 @@ describe('structured logs', () => {
       await request(url, 'GET', '/health/live');
       await request(url, 'GET', '/metrics');
     }
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-    lines = output.split('\n').filter((line) => line.length > 0);
+    await server.stop();
+    lines = server.output().split('\n').filter((line) => line.length > 0);
   });
 
   afterAll(async () => {

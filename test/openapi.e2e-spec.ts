@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBLEM_STATUS, type ProblemCode } from '../src/common/problem.js';
-import { waitFor } from './helpers/test-server.js';
+import { startBuiltServer, type BuiltServer } from './helpers/test-server.js';
 
 // The committed openapi.json is what the built server serves (regenerate it with `npm run openapi`).
 
@@ -45,27 +43,17 @@ function refsIn(value: unknown): string[] {
 
 describe('OpenAPI document', () => {
   let dataDir: string;
-  let child: ChildProcess;
-  let port: string;
+  let server: BuiltServer;
   let served: Json;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'autocode-openapi-'));
-    child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
-      env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', ROLE: 'api' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1], 30_000, 'the server');
-    served = (await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json()) as Json;
+    server = await startBuiltServer({ PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', ROLE: 'api' });
+    served = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as Json;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -76,7 +64,7 @@ describe('OpenAPI document', () => {
     expect(served.paths['/api/v1/runs'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/SubmitRunDto');
     expect(served.paths['/health/live'].get.security).toEqual([]);
     expect(served.paths['/api/v1/runs'].get.security).toBeUndefined();
-    expect((await fetch(`http://127.0.0.1:${port}/api/docs`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/docs`)).status).toBe(200);
   });
 
   it('documents the submit: 202 with the run, 429 problem+json with the quota codes', () => {

@@ -10,9 +10,10 @@ export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 /**
  * One logger for the server and the CLI: nestjs-pino, JSON lines with ISO
  * timestamps, the request id on every line of a request (Fastify's, taken
- * from `X-Request-Id` or made, see `createApp`), the user and run ids where known (see
- * request-logging.ts), no headers, tokens or secrets, and no request logs for health and metrics. JSON escapes
- * control characters, so user input cannot forge a line.
+ * from `X-Request-Id` or made, see `createApp`), the user and run ids where
+ * known (see request-logging.ts), no headers, tokens or secrets, and no
+ * request logs for health and metrics. JSON escapes control characters, so
+ * user input cannot forge a line.
  */
 @Module({})
 export class LoggingModule {

@@ -3,7 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 
 /** Health checks and metrics are polled all day: their requests get no log line. */
-export function isQuietPath(url: string | undefined): boolean {
+function isQuietPath(url: string | undefined): boolean {
   const path = url?.split('?')[0];
   return path === '/metrics' || (path?.startsWith('/health/') ?? false);
 }

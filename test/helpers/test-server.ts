@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -182,6 +182,43 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The built server (`dist/main.js`) in a child process, listening; what it printed is kept. */
+export interface BuiltServer {
+  url: string;
+  /** Its stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `node dist/main.js` with `env` and waits until it says where it listens (it fails if the server exits first). */
+export async function startBuiltServer(env: Record<string, string>, timeoutMs = 30_000): Promise<BuiltServer> {
+  const child = spawn(process.execPath, [join(DIST, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const port = await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}): ${output}`);
+        return /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+      },
+      timeoutMs,
+      'the server',
+    );
+    return { url: `http://127.0.0.1:${port}`, output: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
 

@@ -23,6 +23,7 @@ const EXIT_NOT_RUNNING = 3;
  * clients peaks about 20 MB lower, at no CPU cost measured in the benchmarks).
  */
 const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 const POLL_MS = 200;
 
 function tail(file: string, lines: number): string {
