@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
 
 // Authentication and per-user isolation, over real HTTP against a real server.
@@ -229,7 +230,7 @@ describe('isolation between users', () => {
     for (const id of [running, finished]) {
       const answers = await probe(bob, id);
       for (const [route, response] of Object.entries(answers)) {
-        expect.soft(response.status, `${route} ${id}: ${response.text}`).toBe(404);
+        expect(response.status, `${route} ${id}: ${response.text}`).toBe(404);
         expectProblem(response, 404, 'run_not_found');
         expect(response.text).not.toContain('alice');
       }

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { cli, createTestDatabase, environment, FIXTURE_AGENTS, request, startBuiltServer, type BuiltServer, type TestDatabase } from './helpers/test-server.js';
 
 // dist/main.js is a bundle of tsc's output (scripts/build.mjs). The in-process tests run src/, so

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { isAlive, liveGroupMembers, runProcesses } from './helpers/processes.js';
 import { sandboxAvailable } from './helpers/sandbox.js';
@@ -204,7 +205,7 @@ describe('claude executor', () => {
     }
   });
 
-  describe.skipIf(!sandboxAvailable())('inside the sandbox', () => {
+  (sandboxAvailable() ? describe : describe.skip)('inside the sandbox', () => {
     let sandboxed: TestServer;
     let alice: string;
 

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { stringify } from 'yaml';
 import { isAlive, liveGroupMembers } from './helpers/processes.js';
 import {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { renameSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, disposeTestServer, startTestServer, waitFor, type TestDatabase, type TestServer } from './helpers/test-server.js';
 
 // Health that means something: each indicator checks a real dependency.
@@ -47,7 +47,7 @@ describe('health', () => {
     expect(admin.json.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });
 
-  it.skipIf(onPostgres)('turns readiness down while the SQLite database file is gone, and up when it is back; liveness stays up', async () => {
+  (onPostgres ? it.skip : it)('turns readiness down while the SQLite database file is gone, and up when it is back; liveness stays up', async () => {
     const file = join(server.dataDir, 'autocode.db');
     renameSync(file, `${file}.away`);
     try {
@@ -115,7 +115,7 @@ async function relay(target: URL): Promise<{ port: number; cut(): void; restore(
   };
 }
 
-describe.runIf(onPostgres)('health on PostgreSQL', () => {
+(onPostgres ? describe : describe.skip)('health on PostgreSQL', () => {
   let database: TestDatabase;
 
   beforeAll(async () => {

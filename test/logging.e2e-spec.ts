@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { createTestDatabase, environment, FIXTURE_AGENTS, request, startBuiltServer, waitForStatus, type TestDatabase } from './helpers/test-server.js';
 
 // The server's log as a machine reads it: one JSON object per line, ISO times, request ids,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { disposeTestServer, startTestServer, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // Every metric is driven by the code path it names. The registry is per process, so the

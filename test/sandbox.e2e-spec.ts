@@ -4,7 +4,8 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { isAlive, runProcesses } from './helpers/processes.js';
 import { publicFixtures, sandboxAvailable } from './helpers/sandbox.js';
 import { stringify } from 'yaml';
@@ -15,7 +16,7 @@ import { DIST, disposeTestServer, FIXTURE_AGENTS, freePort, request, startTestSe
 
 const FINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
-describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
+(sandboxAvailable() ? describe : describe.skip)('agent sandbox (bubblewrap)', () => {
   let fixtures: string;
   let server: TestServer;
   let alice: string;
@@ -141,7 +142,7 @@ describe.skipIf(!sandboxAvailable())('agent sandbox (bubblewrap)', () => {
     expect((await server.request('GET', '/health/ready')).status).toBe(200);
   });
 
-  it.skipIf(process.arch !== 'x64' || !existsSync('/usr/bin/python3'))('refuses the system calls of its seccomp filter (ptrace, keyctl) with EPERM', async () => {
+  (process.arch !== 'x64' || !existsSync('/usr/bin/python3') ? it.skip : it)('refuses the system calls of its seccomp filter (ptrace, keyctl) with EPERM', async () => {
     const { id, run: ended } = await run(alice, { agent: 'syscalls', prompt: 'x' });
     expect(ended.status, JSON.stringify(ended.error)).toBe('succeeded');
     expect(await stdout(alice, id)).toEqual(['-1 1', '-1 1']);
@@ -179,7 +180,7 @@ function canRunUnprivileged(): boolean {
 
 // The deployment every guide recommends: the server under an account of its own. bubblewrap then maps the agent's uid
 // to the server's, and the process limit counts the sandbox's user namespace, not the server's own processes.
-describe.skipIf(!sandboxAvailable() || !canRunUnprivileged())('agent sandbox under an unprivileged server', () => {
+(!sandboxAvailable() || !canRunUnprivileged() ? describe.skip : describe)('agent sandbox under an unprivileged server', () => {
   const account = { uid: 65534, gid: 65534 };
   let fixtures: string;
   let dataDir: string;

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { disposeTestServer, FIXTURE_AGENTS, fixtureProfile, startTestServer, waitFor, type TestServer } from './helpers/test-server.js';
 
 // The seed's /api/agents routes, mapped onto runs, with owner scoping the seed lacked. The role

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
 
 // Bad input is refused with a 400 (or 415) problem+json carrying a stable code, and
@@ -24,7 +25,7 @@ function expectProblem(response: TestResponse, status: number, code?: string, wh
 
 function expectProblemShape(response: TestResponse, what: string): void {
   const body = response.json;
-  expect(body, `${what}: ${response.text}`).toBeTypeOf('object');
+  expect(typeof body, `${what}: ${response.text}`).toBe('object');
   expect(body).not.toBeNull();
   for (const key of CORE_KEYS) expect(Object.keys(body), `${what}: ${key}`).toContain(key);
   expect(typeof body.type, what).toBe('string');

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from './jest/expect.js';
 import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
 
 // Named workspaces, specs, worktrees and diffs, end to end: real git, real HTTP, real agents
@@ -90,7 +91,7 @@ describe('workspaces', () => {
   async function stdoutJson(runId: string, token = alice): Promise<Record<string, unknown>> {
     const response = await api('GET', `/api/v1/runs/${runId}/events?limit=1000`, token);
     const line = (response.json.items as Event[]).find((event) => event.type === 'stdout')?.data.line;
-    expect(line, JSON.stringify(response.json.items)).toBeTypeOf('string');
+    expect(typeof line, JSON.stringify(response.json.items)).toBe('string');
     return JSON.parse(line as string);
   }
 

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../../test/jest/expect.js';
 import { BUILT_IN_PROFILES, loadAgentCatalog, parseAgentsDocument } from './agent-profiles.js';
 import { agentEnvironment, expandArgv } from './executors/command.executor.js';
 

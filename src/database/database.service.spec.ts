@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { dataSourceOptions } from './data-source-options.js';
 import { DatabaseService } from './database.service.js';
 
@@ -38,7 +38,7 @@ describe('DatabaseService transactions on SQLite', () => {
   const items = async () => (await dataSource.query('SELECT name, position FROM items ORDER BY position')) as Array<{ name: string; position: number }>;
 
   it('runs waiting transactions one after the other and commits them together', async () => {
-    const runners = vi.spyOn(dataSource, 'createQueryRunner');
+    const runners = jest.spyOn(dataSource, 'createQueryRunner');
     const positions = await Promise.all(Array.from({ length: 10 }, (_, i) => append(`item-${i}`)));
     // The first ran alone; the nine that queued behind it shared one commit.
     expect(runners.mock.calls.length).toBe(2);
@@ -52,7 +52,7 @@ describe('DatabaseService transactions on SQLite', () => {
         await database.query(manager, "INSERT INTO items (name, position) VALUES ('doomed', 100)");
         throw new Error('changed its mind');
       });
-    const runners = vi.spyOn(dataSource, 'createQueryRunner');
+    const runners = jest.spyOn(dataSource, 'createQueryRunner');
     const results = await Promise.allSettled([append('first'), append('second'), failing(), append('third')]);
     // 'first' alone, then the other three in one transaction.
     expect(runners.mock.calls.length).toBe(2);

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { bwrapArguments, commandPaths, findExecutable, identityFiles, type SystemLayout } from './bwrap.js';
 
 const layout: SystemLayout = { directories: ['/usr'], links: [['usr/bin', '/bin']] };

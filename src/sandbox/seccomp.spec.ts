@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from '@jest/globals';
+import { expect } from '../../test/jest/expect.js';
 import { deniedCalls, seccompFilter } from './seccomp.js';
 
 /** Decodes `struct sock_filter` entries: code, jt, jf, k. */

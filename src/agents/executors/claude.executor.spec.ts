@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { BUILT_IN_PROFILES, type ClaudeProfile } from '../agent-profiles.js';
 import type { SandboxService } from '../../sandbox/sandbox.service.js';
 import { ClaudeExecutor, claudeOptions } from './claude.executor.js';

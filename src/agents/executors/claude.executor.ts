@@ -2,8 +2,8 @@ import type { Options, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService, type AgentProcess, type StartedAgent } from '../../sandbox/sandbox.service.js';
 import { CLAUDE_CREDENTIALS, type ClaudeProfile } from '../agent-profiles.js';
@@ -40,7 +40,8 @@ let runtimePaths: string[] | null = null;
  */
 function claudeRuntimePaths(): string[] {
   if (runtimePaths) return runtimePaths;
-  const sdk = dirname(dirname(fileURLToPath(import.meta.resolve('@anthropic-ai/claude-agent-sdk'))));
+  // Resolved as a path by Node's CommonJS resolver (the SDK's exports have a `default` condition), which also works where the code runs compiled to CommonJS.
+  const sdk = dirname(dirname(createRequire(import.meta.url).resolve('@anthropic-ai/claude-agent-sdk')));
   const nodePrefix = dirname(dirname(realpathSync(process.execPath)));
   runtimePaths = [sdk, ...(nodePrefix.startsWith('/usr') ? [] : [nodePrefix])];
   return runtimePaths;

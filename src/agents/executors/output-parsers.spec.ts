@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { LineSplitter, MAX_LINE_CHARS } from './line-splitter.js';
 import { outputParser, type ParsedOutcome } from './output-parsers.js';
 

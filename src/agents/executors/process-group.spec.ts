@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { groupMembers, terminateGroup } from './process-group.js';
 
 const HOLD = ['-e', 'setInterval(() => {}, 1000)'];

@@ -1,0 +1,15 @@
+import base from './jest.config.mjs';
+
+/** The run lifecycle, daemon, quota, workspace and health scenarios again, on PostgreSQL: each test app gets a database of its own. */
+export default {
+  ...base,
+  testMatch: [
+    '<rootDir>/test/runs-lifecycle.e2e-spec.ts',
+    '<rootDir>/test/daemon.e2e-spec.ts',
+    '<rootDir>/test/quota.e2e-spec.ts',
+    '<rootDir>/test/workspaces.e2e-spec.ts',
+    '<rootDir>/test/health.e2e-spec.ts',
+    '<rootDir>/test/**/*.services-spec.ts',
+  ],
+  setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],
+};
