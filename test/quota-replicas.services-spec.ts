@@ -125,3 +125,31 @@ describe('quota across two replicas on PostgreSQL', () => {
     }
   });
 });
+
+describe('Idempotency-Key across two replicas on PostgreSQL', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => database.drop());
+
+  it('creates exactly one run from 50 concurrent submits with one key spread over both replicas', async () => {
+    const nodes = [await startNode(database, { ROLE: 'api' }), await startNode(database, { ROLE: 'api' })];
+    try {
+      const bearer = token('retrier');
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          request(nodes[i % 2]!.url, 'POST', '/api/v1/runs', { token: bearer, headers: { 'idempotency-key': 'ci-job-7' }, body: { agent: 'sleeper', prompt: 'once' } }),
+        ),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(50).fill(202));
+      expect(new Set(answers.map((answer) => answer.json.id)).size).toBe(1);
+      expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === 'true')).toHaveLength(49);
+      const list = await request(nodes[1]!.url, 'GET', '/api/v1/runs?limit=100', { token: bearer });
+      expect(list.json.items).toHaveLength(1);
+    } finally {
+      await Promise.all(nodes.map(stopNode));
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { SandboxService } from '../sandbox/sandbox.service.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
@@ -30,7 +31,7 @@ export class AgentsModule {
     return {
       module: AgentsModule,
       global: true,
-      imports: [TypeOrmModule.forFeature([Run, RunEvent]), WorkspaceModule],
+      imports: [TypeOrmModule.forFeature([Run, RunEvent]), WorkspaceModule, IdempotencyModule],
       controllers: options.http ? [RunsController, AdminRunsController, AgentsController, SeedCompatController] : [],
       providers: [
         { provide: RUNS_AGENTS, useValue: options.runsAgents },

@@ -5,6 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
 import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
+import { ApiIdempotencyKey, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency.decorators.js';
+import { IdempotencyService } from '../idempotency/idempotency.service.js';
 import { SandboxService } from '../sandbox/sandbox.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import type { AgentList } from './agent.view.js';
@@ -23,6 +25,7 @@ export class RunsController {
   constructor(
     private readonly runs: RunsService,
     private readonly runEvents: RunEventsService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   @Post()
@@ -37,9 +40,18 @@ export class RunsController {
     'queue_full',
     'concurrency_limit',
     'shutting_down',
+    'idempotency_key_reused',
   )
-  submit(@CurrentUser() user: AuthUser, @Body() body: SubmitRunDto): Promise<RunView> {
-    return this.runs.submit(user.id, body);
+  @ApiIdempotencyKey()
+  async submit(
+    @CurrentUser() user: AuthUser,
+    @Body() body: SubmitRunDto,
+    @Headers(IDEMPOTENCY_KEY_HEADER) key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RunView> {
+    const { run, replayed } = await this.runs.submit(user.id, body, this.idempotency.request(user.id, key, 'POST /api/v1/runs', body));
+    if (replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    return run;
   }
 
   @Get()

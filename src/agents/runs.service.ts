@@ -8,6 +8,7 @@ import { ProblemError } from '../common/problem.js';
 import { uuidv7 } from '../common/uuid7.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import { IdempotencyService, type IdempotentRequest } from '../idempotency/idempotency.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { SpecsService } from '../workspace/specs.service.js';
@@ -63,11 +64,16 @@ export class RunsService {
     private readonly metrics: RunMetrics,
     private readonly workspaces: WorkspacesService,
     private readonly specs: SpecsService,
+    private readonly idempotency: IdempotencyService,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
 
-  async submit(userId: string, request: SubmitRunDto): Promise<RunView> {
+  /**
+   * Queues a run. With an idempotency key, a retry of an accepted submit gets the
+   * first answer again (`replayed`), creating nothing and counting against no quota.
+   */
+  async submit(userId: string, request: SubmitRunDto, idempotent: IdempotentRequest | null = null): Promise<{ run: RunView; replayed: boolean }> {
     if (this.dispatcher.isDraining) {
       throw new ProblemError('shutting_down', 'the server is shutting down; submit again once it is back', { headers: { 'Retry-After': '5' } });
     }
@@ -84,7 +90,10 @@ export class RunsService {
       throw new ProblemError('validation_failed', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
     const now = this.clock.now();
-    const { run, event } = await this.database.transaction(async (manager) => {
+    const created = await this.database.transaction(async (manager) => {
+      // Claimed first: a duplicate waits here for this transaction, then replays its answer without touching the quota.
+      const replay = idempotent && (await this.idempotency.claim(manager, idempotent));
+      if (replay) return { replay: replay.body as RunView };
       // Locked until the run is stored: a delete of the workspace either sees this run or happened before.
       if (request.workspace !== undefined) await this.workspaces.findForRun(manager, userId, request.workspace);
       const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now);
@@ -117,14 +126,17 @@ export class RunsService {
       });
       await this.database.query(manager, INSERT_RUN_SQL, [run.id, userId, agent, prompt, run.specId, run.workspace, run.model, timeoutSeconds, JSON.stringify(metadata), run.createdAt]);
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
+      if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: toRunView(run) });
       return { run, event };
     });
+    if ('replay' in created && created.replay) return { run: created.replay, replayed: true };
+    const { run, event } = created;
     this.events.publish(run.id, [event]);
     this.metrics.runSubmitted(agent);
     this.logger.log({ runId: run.id, userId, agent }, 'run submitted');
     this.logger.debug({ runId: run.id, prompt: run.prompt.slice(0, LOGGED_PROMPT_CHARS) }, 'run prompt');
     this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
-    return toRunView(run);
+    return { run: toRunView(run), replayed: false };
   }
 
   /** The run's prompt: the one sent, or the spec.md of `specId` in the run's workspace. */

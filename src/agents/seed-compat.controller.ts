@@ -57,7 +57,7 @@ export class SeedCompatController {
     if (active.some((page) => page.items.some((run) => run.specId === body.spec_id && run.workspace === workspace))) {
       throw new ProblemError('run_conflict', `a ${body.agent_type} task for spec ${body.spec_id} is already running`);
     }
-    const run = await this.runs.submit(user.id, { agent: body.agent_type, specId: body.spec_id, workspace, model: body.model });
+    const { run } = await this.runs.submit(user.id, { agent: body.agent_type, specId: body.spec_id, workspace, model: body.model });
     return { task_id: run.id, spec_id: body.spec_id, agent_type: body.agent_type, status: 'started', message: `${body.agent_type} started on spec ${body.spec_id}` };
   }
 

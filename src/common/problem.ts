@@ -21,6 +21,7 @@ export const PROBLEM_STATUS = {
   workspace_busy: HttpStatus.CONFLICT,
   repo_url_not_allowed: HttpStatus.BAD_REQUEST,
   clone_failed: HttpStatus.UNPROCESSABLE_ENTITY,
+  idempotency_key_reused: HttpStatus.UNPROCESSABLE_ENTITY,
   spec_not_found: HttpStatus.NOT_FOUND,
   method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
   not_acceptable: HttpStatus.NOT_ACCEPTABLE,
