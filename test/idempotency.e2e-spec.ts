@@ -112,3 +112,49 @@ describe('Idempotency-Key on POST /api/v1/runs', () => {
     expect(await runCount('hal')).toBe(2);
   });
 });
+
+describe('Idempotency-Key on POST /api/v1/workspaces', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => disposeTestServer(server));
+
+  function create(user: string, key: string, body: Record<string, unknown>): Promise<TestResponse> {
+    return server.request('POST', '/api/v1/workspaces', { token: server.token(user), body, headers: { 'idempotency-key': key } });
+  }
+
+  it('answers a retry with the first answer instead of workspace_exists, and refuses the key for another workspace', async () => {
+    const first = await create('ivy', 'ws-1', { name: 'app' });
+    expect(first.status, first.text).toBe(201);
+    expect(first.json.head).toMatch(/^[0-9a-f]{40}$/);
+    const again = await create('ivy', 'ws-1', { name: 'app' });
+    expect(again.status, again.text).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.json).toEqual(first.json);
+    const other = await create('ivy', 'ws-1', { name: 'other' });
+    expect(other.status, other.text).toBe(422);
+    expect(other.json.code).toBe('idempotency_key_reused');
+    // Without the key, the same create is a conflict, as before.
+    const plain = await server.request('POST', '/api/v1/workspaces', { token: server.token('ivy'), body: { name: 'app' } });
+    expect(plain.status, plain.text).toBe(409);
+    const list = await server.request('GET', '/api/v1/workspaces', { token: server.token('ivy') });
+    expect(list.json.items.map((item: { name: string }) => item.name)).toEqual(['app']);
+  });
+
+  it('creates one workspace from 10 concurrent creates with one key, and answers them all with it', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => create('jon', 'ws-storm', { name: 'stormy' })));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(201));
+    expect(new Set(answers.map((answer) => answer.json.id)).size).toBe(1);
+    expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+  });
+
+  it('does not replay a run key as a workspace: the key names one request of the user', async () => {
+    const run = await server.request('POST', '/api/v1/runs', { token: server.token('kim'), body: { agent: 'fast', prompt: 'x' }, headers: { 'idempotency-key': 'shared' } });
+    expect(run.status, run.text).toBe(202);
+    const workspace = await create('kim', 'shared', { name: 'w' });
+    expect(workspace.status, workspace.text).toBe(422);
+    expect(workspace.json.code).toBe('idempotency_key_reused');
+  });
+});

@@ -32,7 +32,8 @@ const CLAIM_SQL =
   'INSERT INTO idempotency_keys (user_id, idempotency_key, fingerprint, created_at) VALUES (?, ?, ?, ?) ' +
   'ON CONFLICT (user_id, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint, created_at = excluded.created_at, status_code = NULL, response_body = NULL ' +
   'WHERE idempotency_keys.created_at < ? RETURNING user_id';
-const FIND_SQL = 'SELECT fingerprint, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?';
+const FIND_SQL = 'SELECT fingerprint, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ? AND created_at >= ?';
+const FORGET_SQL = 'DELETE FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?';
 const RECORD_SQL = 'UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND idempotency_key = ?';
 const SWEEP_SQL = 'DELETE FROM idempotency_keys WHERE created_at < ?';
 
@@ -78,16 +79,32 @@ export class IdempotencyService {
       setImmediate(() => void this.sweep(cutoff));
     }
     if (claimed.rows.length > 0) return null;
+    return this.find(request, manager);
+  }
+
+  /**
+   * The answer stored for this request's key within the last 24 hours, or null;
+   * outside a transaction, a cheap check before work that is slow to undo.
+   */
+  async find(request: IdempotentRequest, manager: EntityManager = this.database.dataSource.manager): Promise<StoredAnswer | null> {
+    const cutoff = new Date(this.clock.now().getTime() - IDEMPOTENCY_KEY_TTL_MS).toISOString();
     const { rows } = await this.database.query<{ fingerprint: string; status_code: number | null; response_body: string | null }>(manager, FIND_SQL, [
       request.userId,
       request.key,
+      cutoff,
     ]);
     const stored = rows[0];
+    if (!stored) return null;
     if (stored.fingerprint !== request.fingerprint) {
       throw new ProblemError('idempotency_key_reused', 'this Idempotency-Key was used for a different request in the last 24 hours; use a new key for a new request');
     }
     // The claim and the answer are committed together, so a committed key always has its answer.
     return { status: Number(stored.status_code), body: JSON.parse(stored.response_body ?? 'null') };
+  }
+
+  /** Drops a key whose creation was undone after its commit, so a retry creates afresh instead of replaying. */
+  async forget(request: IdempotentRequest): Promise<void> {
+    await this.database.transaction((manager) => this.database.query(manager, FORGET_SQL, [request.userId, request.key]));
   }
 
   /** In the same transaction as `claim`: the answer a retry with this key will get. */

@@ -1,6 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { CurrentUser, type AuthUser } from '../auth/auth.decorators.js';
 import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
+import { ApiIdempotencyKey, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency.decorators.js';
+import { IdempotencyService } from '../idempotency/idempotency.service.js';
 import { CreateSpecDto, CreateWorkspaceDto, ListWorkspacesQuery, SpecParams, WorkspaceParams } from './dto/workspace.dto.js';
 import type { SpecDetail, SpecPage } from './spec.view.js';
 import { SpecsService } from './specs.service.js';
@@ -12,12 +15,21 @@ export class WorkspacesController {
   constructor(
     private readonly workspaces: WorkspacesService,
     private readonly specs: SpecsService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   @Post()
-  @ApiProblems(...BODY_PROBLEMS, 'repo_url_not_allowed', 'workspace_exists', 'clone_failed')
-  create(@CurrentUser() user: AuthUser, @Body() body: CreateWorkspaceDto): Promise<WorkspaceDetail> {
-    return this.workspaces.create(user.id, body);
+  @ApiProblems(...BODY_PROBLEMS, 'repo_url_not_allowed', 'workspace_exists', 'clone_failed', 'idempotency_key_reused')
+  @ApiIdempotencyKey()
+  async create(
+    @CurrentUser() user: AuthUser,
+    @Body() body: CreateWorkspaceDto,
+    @Headers(IDEMPOTENCY_KEY_HEADER) key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<WorkspaceDetail> {
+    const { workspace, replayed } = await this.workspaces.create(user.id, body, this.idempotency.request(user.id, key, 'POST /api/v1/workspaces', body));
+    if (replayed) void reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    return workspace;
   }
 
   @Get()

@@ -12,6 +12,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import { IdempotencyService, type IdempotentRequest } from '../idempotency/idempotency.service.js';
 import { Workspace } from './entities/workspace.entity.js';
 import { CLONE_TIMEOUT_MS, git, GitError } from './git.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -58,6 +59,7 @@ export class WorkspacesService {
     @InjectRepository(Workspace) private readonly workspaces: Repository<Workspace>,
     private readonly paths: WorkspaceService,
     private readonly clock: Clock,
+    private readonly idempotency: IdempotencyService,
   ) {
     this.repoSchemes = config.get('workspaces.repoSchemes', { infer: true });
     this.dataDir = config.get('dataDir', { infer: true });
@@ -109,7 +111,11 @@ export class WorkspacesService {
     return workspace;
   }
 
-  async create(userId: string, request: CreateWorkspaceRequest): Promise<WorkspaceDetail> {
+  /**
+   * Creates a workspace. With an idempotency key, a retry of a create that
+   * succeeded gets the first answer again (`replayed`), cloning nothing.
+   */
+  async create(userId: string, request: CreateWorkspaceRequest, idempotent: IdempotentRequest | null = null): Promise<{ workspace: WorkspaceDetail; replayed: boolean }> {
     assertWorkspaceName(request.name);
     if (request.ref !== undefined && request.repoUrl === undefined) {
       throw new ProblemError('validation_failed', 'ref needs a repoUrl: an empty workspace has only its initial commit');
@@ -119,6 +125,9 @@ export class WorkspacesService {
     }
     const source = request.repoUrl === undefined ? null : await this.checkRepoUrl(request.repoUrl);
     return this.withLock(userId, request.name, async () => {
+      // Checked under the lock, so a duplicate that waited for the first create finds its answer.
+      const earlier = idempotent && (await this.idempotency.find(idempotent));
+      if (earlier) return { workspace: earlier.body as WorkspaceDetail, replayed: true };
       if (await this.workspaces.existsBy({ userId, name: request.name })) throw exists(request.name);
       const root = this.paths.workspacesRoot(userId);
       await mkdir(root, { recursive: true, mode: 0o700 });
@@ -136,12 +145,21 @@ export class WorkspacesService {
           ref: request.ref ?? null,
           createdAt: this.clock.now().toISOString(),
         });
-        try {
-          await this.workspaces.insert(workspace);
-        } catch (error) {
-          if (isUniqueViolation(error)) throw exists(request.name);
-          throw error;
-        }
+        const detail = await this.describe(workspace, staging);
+        // The key is claimed with the row: a duplicate on another node waits for this commit, then replays it.
+        const replay = await this.database.transaction(async (manager) => {
+          const answer = idempotent && (await this.idempotency.claim(manager, idempotent));
+          if (answer) return answer;
+          try {
+            await manager.insert(Workspace, workspace);
+          } catch (error) {
+            if (isUniqueViolation(error)) throw exists(request.name);
+            throw error;
+          }
+          if (idempotent) await this.idempotency.record(manager, idempotent, { status: 201, body: detail });
+          return null;
+        });
+        if (replay) return { workspace: replay.body as WorkspaceDetail, replayed: true };
         try {
           const target = await this.directory(userId, request.name);
           // No row names this directory (ours was just inserted): it is a leftover of an interrupted delete.
@@ -149,9 +167,10 @@ export class WorkspacesService {
           await rename(staging, target);
         } catch (error) {
           await this.workspaces.delete({ id: workspace.id });
+          if (idempotent) await this.idempotency.forget(idempotent);
           throw error;
         }
-        return this.describe(workspace);
+        return { workspace: detail, replayed: false };
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
@@ -207,8 +226,9 @@ export class WorkspacesService {
     });
   }
 
-  private async describe(workspace: Workspace): Promise<WorkspaceDetail> {
-    const cwd = await this.directory(workspace.userId, workspace.name);
+  /** The workspace with its HEAD, read from its directory (or from where it is being built). */
+  private async describe(workspace: Workspace, cwd?: string): Promise<WorkspaceDetail> {
+    cwd ??= await this.directory(workspace.userId, workspace.name);
     const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { cwd, okExitCodes: [1] }).catch(() => null);
     const branch = await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd, okExitCodes: [1] }).catch(() => null);
     return {
