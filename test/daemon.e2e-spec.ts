@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { stringify } from 'yaml';
-import { isAlive, liveGroupMembers } from './helpers/processes.js';
+import { isAlive, liveGroupMembers, runProcesses } from './helpers/processes.js';
 import {
   cli,
   createTestDatabase,
@@ -226,5 +226,59 @@ describe('the server process', () => {
     const quota = await request(url, 'GET', '/api/v1/quota', { token: bearer });
     expect(quota.json.concurrent.used).toBe(0);
     expect(quota.json.queued.used).toBe(0);
+  });
+
+  it('kill -9 with agents whose whole trees ignore SIGTERM: the restart listens at once, ends them all within one grace period, and starts what was submitted meanwhile only after', async () => {
+    const grace = 5;
+    const { child } = await serve({ MAX_CONCURRENT_AGENTS: '4' });
+    // The standard tier runs 3 at once: one user at their limit, another with one run.
+    const [full, other] = [token('crash-full'), token('crash-other')];
+    const leftovers = [...(await startAgents(full, 'trapTree', 3)), ...(await startAgents(other, 'trapTree', 1))];
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    for (const run of leftovers) expect(runProcesses(run.id)).toHaveLength(3);
+
+    const startedAt = Date.now();
+    const restarted = spawn(process.execPath, [join(DIST, 'main.js')], { env: { ...env, MAX_CONCURRENT_AGENTS: '4', SHUTDOWN_GRACE_SECONDS: String(grace) }, stdio: 'ignore' });
+    children.push(restarted);
+    const live = async (): Promise<boolean> => (await fetch(`${url}/health/live`).catch(() => null))?.status === 200;
+    await waitFor(async () => restarted.exitCode !== null || (await live()), 60_000, 'the restarted server to be live');
+    expect(restarted.exitCode).toBeNull();
+    const liveMs = Date.now() - startedAt;
+    console.log(`restart with ${leftovers.length} leftovers ignoring SIGTERM, grace ${grace} s: live after ${liveMs} ms`);
+    // Ending them one after another took a grace period each before the server even listened.
+    expect(liveMs).toBeLessThan(2 * grace * 1000);
+    const recovering = await request(url, 'GET', '/health/ready');
+    expect(recovering.status, recovering.text).toBe(503);
+    expect(recovering.json.error.recovery).toMatchObject({ status: 'down', message: expect.stringMatching(/run\(s\) left running by an unclean stop|looking for runs/) });
+    // Accepted while the leftovers are being ended, started only once they are.
+    const submitted = await Promise.all(
+      [full, other].map(async (bearer) => {
+        const response = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'short', prompt: 'during recovery' } });
+        expect(response.status, response.text).toBe(202);
+        return { bearer, id: response.json.id as string };
+      }),
+    );
+    await waitFor(async () => (await ready()) === 200, 60_000, 'the restarted server to be ready');
+    const readyMs = Date.now() - startedAt;
+    console.log(`restart with ${leftovers.length} leftovers ignoring SIGTERM, grace ${grace} s: ready after ${readyMs} ms`);
+    expect(readyMs).toBeGreaterThanOrEqual(grace * 1000);
+    expect(readyMs).toBeLessThan((grace + 8) * 1000);
+
+    const finishedAt: number[] = [];
+    for (const run of leftovers) {
+      const detail = await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: leftovers.indexOf(run) < 3 ? full : other });
+      expect(detail.json).toMatchObject({ status: 'interrupted', error: { code: 'interrupted' } });
+      finishedAt.push(Date.parse(detail.json.finishedAt));
+      expect(runProcesses(run.id)).toEqual([]);
+      expect(liveGroupMembers(run.pid)).toEqual([]);
+    }
+    for (const run of submitted) {
+      const done = await waitFor(async () => {
+        const detail = (await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: run.bearer })).json;
+        return detail.status === 'succeeded' ? detail : undefined;
+      }, 20_000, `run ${run.id} to succeed`);
+      expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Math.max(...finishedAt));
+    }
   });
 });
