@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
@@ -121,6 +122,49 @@ describe('the server process', () => {
     const after = cli(env, 'server', 'status');
     expect(after.status).toBe(3);
     expect(after.stdout).toBe('not running\n');
+  });
+
+  it("server start with its port taken: fails with the server's own last log line and leaves nothing behind; starts once the port is free", async () => {
+    // Not spawnSync: the port's holder, in this process, must answer while the command runs.
+    const start = async (): Promise<{ status: number | null; stdout: string; stderr: string }> => {
+      const command = spawn(process.execPath, [join(DIST, 'cli.js'), 'server', 'start', '--wait', '30'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      command.stdout!.on('data', (chunk) => (stdout += chunk));
+      command.stderr!.on('data', (chunk) => (stderr += chunk));
+      const [status] = await once(command, 'close');
+      return { status, stdout, stderr };
+    };
+    // An impostor that answers every request 200, readiness included.
+    const holder = createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')));
+    holder.listen(Number(env.PORT), '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const failed = await start();
+        expect(failed.status, failed.stdout).toBe(1);
+        expect(failed.stdout).toBe('');
+        const reported = /the server \(pid (\d+)\) exited during start \(exit status 1\): autocode: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n/.exec(failed.stderr);
+        expect(reported, failed.stderr).not.toBeNull();
+        expect(isAlive(Number(reported![1]))).toBe(false);
+        const status = cli(env, 'server', 'status');
+        expect(status.status, status.stderr).toBe(3);
+        expect(status.stdout).toBe('not running\n');
+        expect(existsSync(join(dataDir, 'autocode.pid'))).toBe(false);
+        expect(existsSync(join(dataDir, 'server.json'))).toBe(false);
+      }
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+
+    const started = await start();
+    expect(started.status, started.stderr).toBe(0);
+    const pid = Number(/^started: pid (\d+), /.exec(started.stdout)?.[1]);
+    expect(JSON.parse(cli(env, 'server', 'status', '--json').stdout)).toMatchObject({ running: true, pid });
+    const stopped = cli(env, 'server', 'stop');
+    expect(stopped.status, stopped.stderr).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    expect(cli(env, 'server', 'status').status).toBe(3);
   });
 
   it('replaces a stale PID file', async () => {
