@@ -1,12 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { stringify } from 'yaml';
-import { isAlive, liveGroupMembers } from './helpers/processes.js';
+import { isAlive, liveGroupMembers, runProcesses } from './helpers/processes.js';
 import {
   cli,
   createTestDatabase,
@@ -123,6 +124,49 @@ describe('the server process', () => {
     expect(after.stdout).toBe('not running\n');
   });
 
+  it("server start with its port taken: fails with the server's own last log line and leaves nothing behind; starts once the port is free", async () => {
+    // Not spawnSync: the port's holder, in this process, must answer while the command runs.
+    const start = async (): Promise<{ status: number | null; stdout: string; stderr: string }> => {
+      const command = spawn(process.execPath, [join(DIST, 'cli.js'), 'server', 'start', '--wait', '30'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      command.stdout!.on('data', (chunk) => (stdout += chunk));
+      command.stderr!.on('data', (chunk) => (stderr += chunk));
+      const [status] = await once(command, 'close');
+      return { status, stdout, stderr };
+    };
+    // An impostor that answers every request 200, readiness included.
+    const holder = createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')));
+    holder.listen(Number(env.PORT), '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const failed = await start();
+        expect(failed.status, failed.stdout).toBe(1);
+        expect(failed.stdout).toBe('');
+        const reported = /the server \(pid (\d+)\) exited during start \(exit status 1\): autocode: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n/.exec(failed.stderr);
+        expect(reported, failed.stderr).not.toBeNull();
+        expect(isAlive(Number(reported![1]))).toBe(false);
+        const status = cli(env, 'server', 'status');
+        expect(status.status, status.stderr).toBe(3);
+        expect(status.stdout).toBe('not running\n');
+        expect(existsSync(join(dataDir, 'autocode.pid'))).toBe(false);
+        expect(existsSync(join(dataDir, 'server.json'))).toBe(false);
+      }
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+
+    const started = await start();
+    expect(started.status, started.stderr).toBe(0);
+    const pid = Number(/^started: pid (\d+), /.exec(started.stdout)?.[1]);
+    expect(JSON.parse(cli(env, 'server', 'status', '--json').stdout)).toMatchObject({ running: true, pid });
+    const stopped = cli(env, 'server', 'stop');
+    expect(stopped.status, stopped.stderr).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    expect(cli(env, 'server', 'status').status).toBe(3);
+  });
+
   it('replaces a stale PID file', async () => {
     writeFileSync(join(dataDir, 'autocode.pid'), '999999 12345\n');
     const { child } = await serve();
@@ -226,5 +270,59 @@ describe('the server process', () => {
     const quota = await request(url, 'GET', '/api/v1/quota', { token: bearer });
     expect(quota.json.concurrent.used).toBe(0);
     expect(quota.json.queued.used).toBe(0);
+  });
+
+  it('kill -9 with agents whose whole trees ignore SIGTERM: the restart listens at once, ends them all within one grace period, and starts what was submitted meanwhile only after', async () => {
+    const grace = 5;
+    const { child } = await serve({ MAX_CONCURRENT_AGENTS: '4' });
+    // The standard tier runs 3 at once: one user at their limit, another with one run.
+    const [full, other] = [token('crash-full'), token('crash-other')];
+    const leftovers = [...(await startAgents(full, 'trapTree', 3)), ...(await startAgents(other, 'trapTree', 1))];
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    for (const run of leftovers) expect(runProcesses(run.id)).toHaveLength(3);
+
+    const startedAt = Date.now();
+    const restarted = spawn(process.execPath, [join(DIST, 'main.js')], { env: { ...env, MAX_CONCURRENT_AGENTS: '4', SHUTDOWN_GRACE_SECONDS: String(grace) }, stdio: 'ignore' });
+    children.push(restarted);
+    const live = async (): Promise<boolean> => (await fetch(`${url}/health/live`).catch(() => null))?.status === 200;
+    await waitFor(async () => restarted.exitCode !== null || (await live()), 60_000, 'the restarted server to be live');
+    expect(restarted.exitCode).toBeNull();
+    const liveMs = Date.now() - startedAt;
+    console.log(`restart with ${leftovers.length} leftovers ignoring SIGTERM, grace ${grace} s: live after ${liveMs} ms`);
+    // Ending them one after another took a grace period each before the server even listened.
+    expect(liveMs).toBeLessThan(2 * grace * 1000);
+    const recovering = await request(url, 'GET', '/health/ready');
+    expect(recovering.status, recovering.text).toBe(503);
+    expect(recovering.json.error.recovery).toMatchObject({ status: 'down', message: expect.stringMatching(/run\(s\) left running by an unclean stop|looking for runs/) });
+    // Accepted while the leftovers are being ended, started only once they are.
+    const submitted = await Promise.all(
+      [full, other].map(async (bearer) => {
+        const response = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'short', prompt: 'during recovery' } });
+        expect(response.status, response.text).toBe(202);
+        return { bearer, id: response.json.id as string };
+      }),
+    );
+    await waitFor(async () => (await ready()) === 200, 60_000, 'the restarted server to be ready');
+    const readyMs = Date.now() - startedAt;
+    console.log(`restart with ${leftovers.length} leftovers ignoring SIGTERM, grace ${grace} s: ready after ${readyMs} ms`);
+    expect(readyMs).toBeGreaterThanOrEqual(grace * 1000);
+    expect(readyMs).toBeLessThan((grace + 8) * 1000);
+
+    const finishedAt: number[] = [];
+    for (const run of leftovers) {
+      const detail = await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: leftovers.indexOf(run) < 3 ? full : other });
+      expect(detail.json).toMatchObject({ status: 'interrupted', error: { code: 'interrupted' } });
+      finishedAt.push(Date.parse(detail.json.finishedAt));
+      expect(runProcesses(run.id)).toEqual([]);
+      expect(liveGroupMembers(run.pid)).toEqual([]);
+    }
+    for (const run of submitted) {
+      const done = await waitFor(async () => {
+        const detail = (await request(url, 'GET', `/api/v1/runs/${run.id}`, { token: run.bearer })).json;
+        return detail.status === 'succeeded' ? detail : undefined;
+      }, 20_000, `run ${run.id} to succeed`);
+      expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Math.max(...finishedAt));
+    }
   });
 });

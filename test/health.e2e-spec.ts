@@ -22,7 +22,7 @@ describe('health', () => {
     const ready = await server.request('GET', '/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.json.status).toBe('ok');
-    expect(Object.keys(ready.json.info).sort()).toEqual(['database', 'disk', 'draining', 'queue']);
+    expect(Object.keys(ready.json.info).sort()).toEqual(['database', 'disk', 'draining', 'queue', 'recovery']);
     expect(ready.json.info.queue).toMatchObject({ status: 'up', adapter: 'in-process' });
     expect(ready.json.info.disk.freeMb).toBeGreaterThan(0);
   });
@@ -41,7 +41,7 @@ describe('health', () => {
       headlessMode: false,
       activeRuns: 0,
       queuedRuns: 0,
-      components: { database: { status: 'up' }, queue: { status: 'up' }, disk: { status: 'up' }, draining: { status: 'up' } },
+      components: { database: { status: 'up' }, queue: { status: 'up' }, disk: { status: 'up' }, recovery: { status: 'up' }, draining: { status: 'up' } },
     });
     expect(admin.json.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(admin.json.uptimeSeconds).toBeGreaterThanOrEqual(0);

@@ -14,7 +14,7 @@ import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
 import { Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
 import { Executor, type Execution, type ExecutionOutcome } from './executors/executor.js';
-import { processStartTime, signalGroup, terminateGroup } from './executors/process-group.js';
+import { processStartTime, signalGroup, terminateGroups } from './executors/process-group.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
 import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
@@ -32,6 +32,15 @@ const SET_PGID_SQL = 'UPDATE runs SET pgid = ?, pgid_started_at = ? WHERE id = ?
 const FINISH_SQL =
   'UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, error = ?, result = ?, pgid = NULL, pgid_started_at = NULL, last_seq = last_seq + 1 ' +
   'WHERE id = ? AND status = ? RETURNING last_seq';
+
+/** Whether every promise settled within `ms`. */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), false)));
+  const result = await Promise.race([Promise.allSettled(promises).then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}
 
 /** A JSON column's value as TypeORM's simple-json stores it. */
 function json(value: object | null): string | null {
@@ -73,6 +82,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private readonly graceMs: number;
   private readonly isSqlite: boolean;
   private draining = false;
+  /** Crash recovery: until it is done, readiness is down and no queued run starts. */
+  private readonly recovery: { done: boolean; leftovers: number | null; running: Promise<void> | null } = { done: false, leftovers: null, running: null };
   private shutdownDeadline = 0;
   private readonly shutdown: AppConfig['shutdown'];
   private pumping = false;
@@ -109,6 +120,11 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return this.draining;
   }
 
+  /** Whether crash recovery is done (always, on a node that runs no agents), and how many runs it found left running. */
+  get recoveryState(): { done: boolean; leftovers: number | null } {
+    return { done: !this.runsAgents || this.recovery.done, leftovers: this.recovery.leftovers };
+  }
+
   get activeCount(): number {
     return this.active.size;
   }
@@ -117,14 +133,19 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return this.queue.waiting().length;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Starts the loop and, in the background, crash recovery: the server
+   * listens meanwhile (readiness down), and accepts submits, which wait
+   * queued until what is left of the previous process is ended and recorded,
+   * so neither the node's capacity nor a user's limit is exceeded.
+   */
+  onApplicationBootstrap(): void {
     if (!this.runsAgents) return;
-    await this.recover();
     this.queue.onEnqueue(() => this.pump());
     this.lastTickAt = Date.now();
     this.ticker = setInterval(() => void this.tick(), TICK_MS);
     this.ticker.unref();
-    this.pump();
+    this.startRecovery();
   }
 
   /**
@@ -147,6 +168,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.beginDrain();
+    // Leftovers being ended are recorded before the database closes, unless that outlasts the deadline.
+    if (this.recovery.running) await settledWithin([this.recovery.running], this.shutdownDeadline - Date.now());
     if (this.shutdown.mode === 'drain') {
       await this.settleActive(this.shutdownDeadline - this.graceMs - 1000 - Date.now());
     }
@@ -170,12 +193,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   /** Waits until no agent runs on this node, for at most `ms`; true when none is left. */
   private async settleActive(ms: number): Promise<boolean> {
     if (this.active.size === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, Math.max(0, ms), false)));
-    const settled = Promise.allSettled([...this.active.values()].map((entry) => entry.done)).then(() => true);
-    const result = await Promise.race([settled, timeout]);
-    clearTimeout(timer);
-    return result && this.active.size === 0;
+    return (await settledWithin([...this.active.values()].map((entry) => entry.done), ms)) && this.active.size === 0;
   }
 
   /** Ends a run running on this node (a no-op elsewhere; the owning node sees `cancel_requested`). */
@@ -184,21 +202,43 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (entry) this.stop(entry, 'cancelled', 'cancel_requested');
   }
 
+  /** Runs crash recovery unless it is done or under way; a failed attempt is tried again on the next tick. */
+  private startRecovery(): void {
+    if (this.recovery.done || this.recovery.running || this.draining) return;
+    this.recovery.running = this.recover()
+      .then(
+        () => {
+          this.recovery.done = true;
+          this.pump();
+        },
+        (error: Error) => this.logger.error(`crash recovery failed, trying again: ${error.message}`),
+      )
+      .finally(() => (this.recovery.running = null));
+  }
+
   /**
    * Crash recovery: runs left `running` by this node (on SQLite, by any node,
    * since only one can use the file) become `interrupted`; an agent process
    * group still alive from before is killed, identified by pid and start time
-   * so a reused pid is never touched. Queued runs are enqueued again.
+   * so a reused pid is never touched. All of them are ended at once, within
+   * one grace period. Queued runs are enqueued again.
    */
   private async recover(): Promise<void> {
     const runs = this.database.dataSource.getRepository(Run);
     const stale = await runs.find({ where: this.isSqlite ? { status: 'running' } : { status: 'running', node: this.node } });
-    for (const run of stale) {
-      const leaderAlive = run.pgid !== null && run.pgidStartedAt !== null && (await processStartTime(run.pgid)) === run.pgidStartedAt;
-      this.logger.warn(`ending what is left of run ${run.id}${leaderAlive ? ` (process group ${run.pgid})` : ''}`);
-      await terminateGroup(leaderAlive ? run.pgid : null, this.graceMs, run.id);
-      await this.finish(run, { status: 'interrupted', reason: 'node_restarted', exitCode: null, error: { code: 'interrupted', message: 'the server stopped while the run was running' }, result: null });
-    }
+    this.recovery.leftovers = stale.length;
+    const targets = await Promise.all(
+      stale.map(async (run) => {
+        const leaderAlive = run.pgid !== null && run.pgidStartedAt !== null && (await processStartTime(run.pgid)) === run.pgidStartedAt;
+        this.logger.warn(`ending what is left of run ${run.id}${leaderAlive ? ` (process group ${run.pgid})` : ''}`);
+        return { pgid: leaderAlive ? run.pgid : null, runId: run.id };
+      }),
+    );
+    await terminateGroups(targets, this.graceMs);
+    const ending: Ending = { status: 'interrupted', reason: 'node_restarted', exitCode: null, error: { code: 'interrupted', message: 'the server stopped while the run was running' }, result: null };
+    const recorded = await Promise.allSettled(stale.map((run) => this.finish(run, ending)));
+    const failed = recorded.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     if (stale.length > 0) this.logger.warn(`marked ${stale.length} run(s) interrupted after an unclean stop`);
     await this.sweep();
     this.sweepWorktrees();
@@ -211,6 +251,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   private async tick(): Promise<void> {
     this.lastTickAt = Date.now();
+    if (!this.recovery.done) {
+      this.startRecovery();
+      return;
+    }
     try {
       if (this.active.size > 0) {
         const requested = await this.database.dataSource.getRepository(Run).find({
@@ -274,7 +318,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
 
   /** Starts as many waiting runs as capacity and user limits allow. Re-entrant calls coalesce. */
   pump(): void {
-    if (!this.runsAgents || this.draining) return;
+    if (!this.runsAgents || this.draining || !this.recovery.done) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;

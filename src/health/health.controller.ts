@@ -49,7 +49,7 @@ export class HealthController {
 
   @Get('ready')
   @ApiOkResponse({ type: ReadinessReport, description: 'Every probe is up' })
-  @ApiServiceUnavailableResponse({ type: ReadinessReport, description: 'A probe is down, or the server is shutting down' })
+  @ApiServiceUnavailableResponse({ type: ReadinessReport, description: 'A probe is down, the server is still ending what an unclean stop left running, or it is shutting down' })
   async ready(@Res() reply: FastifyReply): Promise<void> {
     const { status, result } = await this.readiness();
     await reply.status(status).send(result);
@@ -67,8 +67,9 @@ export class HealthController {
       Object.entries(result.details).map(([name, { status, ...detail }]) => [name, { status: status as ComponentState, detail }]),
     );
     const down = Object.entries(components).filter(([, component]) => component.status !== 'up').map(([name]) => name);
-    // Draining alone is an orderly stop, not a fault.
-    const overall = down.length === 0 ? 'healthy' : down.every((name) => name === 'draining' || name === 'queue') ? 'degraded' : 'unhealthy';
+    // Draining, or recovering from an unclean stop, is orderly, not a fault.
+    const orderly = new Set(['draining', 'recovery', 'queue']);
+    const overall = down.length === 0 ? 'healthy' : down.every((name) => orderly.has(name)) ? 'degraded' : 'unhealthy';
     await reply.status(overall === 'unhealthy' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK).send({
       status: overall,
       version: VERSION,
@@ -89,6 +90,7 @@ export class HealthController {
         () => this.indicators.databaseAnswers(),
         () => this.indicators.queue(),
         () => this.indicators.disk(),
+        () => this.indicators.recovery(),
         () => this.indicators.draining(),
       ]);
       return { status: HttpStatus.OK, result };

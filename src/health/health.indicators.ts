@@ -15,7 +15,8 @@ const LOOP_STALE_MS = 10_000;
 /**
  * What readiness checks, each probe real and time-boxed: the database
  * answers a query, the dispatcher loop is turning, the data directory has
- * room and can be written, and the server is not shutting down.
+ * room and can be written, crash recovery is done, and the server is not
+ * shutting down.
  */
 @Injectable()
 export class HealthIndicators {
@@ -67,6 +68,16 @@ export class HealthIndicators {
         return { freeMb: Math.floor(free / 1048576) };
       })
       .withTimeout(PROBE_TIMEOUT_MS);
+  }
+
+  /** Down until what an unclean stop left running is ended and recorded: until then no queued run starts. */
+  recovery() {
+    const session = this.indicators.check('recovery');
+    const { done, leftovers } = this.dispatcher.recoveryState;
+    if (done) return session.up();
+    return session.down({
+      message: leftovers === null ? 'looking for runs left running by an unclean stop' : `ending ${leftovers} run(s) left running by an unclean stop`,
+    });
   }
 
   draining() {

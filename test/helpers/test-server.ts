@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stringify } from 'yaml';
+import { DispatcherService } from '../../src/agents/dispatcher.service.js';
 import { createApp } from '../../src/app.factory.js';
 import { TokenService } from '../../src/auth/token.service.js';
 import { Clock } from '../../src/common/clock.js';
@@ -29,6 +30,7 @@ export const FIXTURE_AGENTS: Record<string, Record<string, unknown>> = {
   echo: fixtureProfile('echo-input.mjs', ['--prompt={prompt}', '{model}'], { env: ['AUTOCODE_TEST_PASSTHROUGH'] }),
   sleeper: fixtureProfile('sleeper.mjs', ['60']),
   trap: fixtureProfile('sleeper.mjs', ['60', 'trap']),
+  trapTree: fixtureProfile('trap-tree.mjs'),
   short: fixtureProfile('sleeper.mjs', ['0.4']),
   tree: fixtureProfile('tree.mjs'),
   jsonl: fixtureProfile('jsonl.mjs', [], { output: 'jsonl' }),
@@ -128,6 +130,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const config = loadConfiguration(environment(dataDir, database, options.agents ?? FIXTURE_AGENTS, options.env));
   const app = await createApp(config, { clock: options.clock });
   await app.listen({ host: '127.0.0.1', port: 0 });
+  // Crash recovery runs in the background once the app is up; tests start from a server that is ready.
+  const dispatcher = app.get(DispatcherService);
+  await waitFor(() => dispatcher.recoveryState.done, 30_000, 'crash recovery');
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const tokens = app.get(TokenService);

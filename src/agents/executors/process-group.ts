@@ -31,44 +31,52 @@ export async function processStartTime(pid: number): Promise<string | null> {
   return readStat(pid)?.startTime ?? null;
 }
 
-/** Whether a process was started with `AUTOCODE_RUN_ID=<runId>` in its environment, which every agent's descendants inherit. */
-function startedFor(pid: number, runId: string): boolean {
+/** The `AUTOCODE_RUN_ID` a process was started with, which every agent's descendants inherit; null for any other process. */
+function runIdOf(pid: number): string | null {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`AUTOCODE_RUN_ID=${runId}`);
+    const entry = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').find((variable) => variable.startsWith('AUTOCODE_RUN_ID='));
+    return entry === undefined ? null : entry.slice('AUTOCODE_RUN_ID='.length);
   } catch {
-    return false;
+    return null;
   }
 }
 
+/** Process groups to end, each with the id of its run to find what left the group. */
+export interface GroupTarget {
+  /** Null when the group is gone (or its pgid may belong to someone else now): then only the processes carrying the run id are ours. */
+  pgid: number | null;
+  runId?: string;
+}
+
 /**
- * Live (non-zombie) processes of a group and, with a run id, those started
- * for that run that have left the group: agent tools often start commands in
- * a session of their own (Claude Code's Bash tool does), and a double fork
- * leaves no parent to trace them by.
+ * Live (non-zombie) processes of the groups and, for those with a run id,
+ * the processes started for that run that have left the group: agent tools
+ * often start commands in a session of their own (Claude Code's Bash tool
+ * does), and a double fork leaves no parent to trace them by. One scan of
+ * /proc serves every target.
  */
-function liveProcesses(pgid: number, runId?: string): { group: number[]; outside: number[] } {
+function liveProcesses(targets: GroupTarget[]): { group: number[]; outside: number[] } {
+  const pgids = new Set(targets.flatMap((target) => (target.pgid === null ? [] : [target.pgid])));
+  const runIds = new Set(targets.flatMap((target) => (target.runId === undefined ? [] : [target.runId])));
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return { group: signalGroup(pgid, 0) ? [pgid] : [], outside: [] };
+    return { group: [...pgids].filter((pgid) => signalGroup(pgid, 0)), outside: [] };
   }
   const stats = entries.filter((entry) => /^\d+$/.test(entry)).map((entry) => readStat(Number(entry)));
   const live = stats.filter((stat): stat is ProcStat => stat !== null && stat.state !== 'Z');
-  const group = live.filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
-  if (runId === undefined) return { group, outside: [] };
-  const others = live.filter((stat) => stat.pgrp !== pgid && stat.pid !== process.pid);
-  return { group, outside: others.filter((stat) => startedFor(stat.pid, runId)).map((stat) => stat.pid) };
+  const group = live.filter((stat) => pgids.has(stat.pgrp)).map((stat) => stat.pid);
+  if (runIds.size === 0) return { group, outside: [] };
+  const others = live.filter((stat) => !pgids.has(stat.pgrp) && stat.pid !== process.pid);
+  return { group, outside: others.filter((stat) => runIds.has(runIdOf(stat.pid) ?? '')).map((stat) => stat.pid) };
 }
 
 /** Live (non-zombie) members of a process group, and with a run id every live process started for that run. */
 export async function groupMembers(pgid: number, runId?: string): Promise<number[]> {
-  const { group, outside } = liveProcesses(pgid, runId);
+  const { group, outside } = liveProcesses([{ pgid, runId }]);
   return [...group, ...outside];
 }
-
-/** A process group id no process has. */
-const NO_GROUP = -1;
 
 /** Sends a signal to every process of a group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -116,18 +124,28 @@ export interface TerminateOptions {
  * run id, the processes started for that run outside the group go the same
  * way. Resolves once none of them is alive.
  */
-export async function terminateGroup(pgid: number | null, graceMs: number, runId?: string, options: TerminateOptions = {}): Promise<void> {
-  // Without a group (its leader is gone and the pgid may belong to someone else now), only the
-  // processes that carry the run's id are ours to end.
-  const group = pgid ?? NO_GROUP;
-  const members = () => groupMembers(group, runId);
-  const signal = async (name: NodeJS.Signals): Promise<void> => {
-    if (pgid !== null && !(options.leaderLast && name === 'SIGTERM')) signalGroup(pgid, name);
-    for (const pid of liveProcesses(group, runId).outside) signalProcess(pid, name);
+export function terminateGroup(pgid: number | null, graceMs: number, runId?: string, options: TerminateOptions = {}): Promise<void> {
+  return terminateGroups([{ pgid, runId }], graceMs, options);
+}
+
+/**
+ * Ends several groups as `terminateGroup` ends one, all at once: one grace
+ * period for all of them, however many there are.
+ */
+export async function terminateGroups(targets: GroupTarget[], graceMs: number, options: TerminateOptions = {}): Promise<void> {
+  const members = async (): Promise<number[]> => {
+    const { group, outside } = liveProcesses(targets);
+    return [...group, ...outside];
+  };
+  const signal = (name: NodeJS.Signals): void => {
+    if (!(options.leaderLast && name === 'SIGTERM')) {
+      for (const { pgid } of targets) if (pgid !== null) signalGroup(pgid, name);
+    }
+    for (const pid of liveProcesses(targets).outside) signalProcess(pid, name);
   };
   if ((await members()).length === 0) return;
-  await signal('SIGTERM');
+  signal('SIGTERM');
   if (await waitForExit(members, graceMs)) return;
-  await signal('SIGKILL');
+  signal('SIGKILL');
   await waitForExit(members, 10_000);
 }

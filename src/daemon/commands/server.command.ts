@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Run } from '../../agents/entities/run.entity.js';
@@ -26,12 +26,22 @@ const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 const POLL_MS = 200;
 
-function tail(file: string, lines: number): string {
+function tail(file: string, lines: number, from = 0): string {
   try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+    return readFileSync(file).subarray(from).toString('utf8').split('\n').slice(-lines - 1).join('\n');
   } catch {
     return '';
   }
+}
+
+function sizeOf(file: string): number {
+  let stats: Stats;
+  try {
+    stats = statSync(file);
+  } catch {
+    return 0;
+  }
+  return stats.size;
 }
 
 /** The address to probe for a listen address: a wildcard is reached on loopback. */
@@ -42,11 +52,17 @@ function probeHost(host: string): string {
 }
 
 async function isReady(url: string): Promise<boolean> {
+  // A timer of our own, not AbortSignal.timeout: that one does not keep the process alive, and a peer that
+  // closes the connection at once can leave the fetch pending with nothing else to wait for.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 2_000);
   try {
-    const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(`${url}/health/ready`, { signal: abort.signal });
     return response.status === 200;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -73,6 +89,8 @@ abstract class ServerCommandBase extends CommandRunner {
     rotateLog(log);
     const host = options.host ?? this.config.http.host;
     const port = options.port ?? this.config.http.port;
+    // What this server writes to the log starts here: a failure is reported from its own lines.
+    const from = sizeOf(log);
     const fd = openSync(log, 'a', 0o600);
     const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, process.argv[1]!, 'serve', '--host', host, '--port', String(port)], {
       detached: true,
@@ -82,17 +100,24 @@ abstract class ServerCommandBase extends CommandRunner {
       env: { ...process.env, LOG_FORMAT: process.env.LOG_FORMAT ?? 'json', LOG_FILE: log },
     });
     closeSync(fd);
+    let exit: string | null = null;
+    child.once('exit', (code, signal) => (exit = code !== null ? `exit status ${code}` : `killed by ${signal}`));
     child.unref();
+    const failure = (what: string): CliError => {
+      const own = tail(log, 20, from);
+      const last = own.split('\n').findLast((line) => line.trim() !== '') ?? '(nothing in the log)';
+      return new CliError(`the server (pid ${child.pid}) ${what}: ${last}\nits lines in ${log}:\n${own.trimEnd()}`);
+    };
     const url = `http://${probeHost(host)}:${port}`;
     const deadline = Date.now() + (options.wait ?? 30) * 1000;
     for (;;) {
-      if (child.exitCode !== null || (await processStartTime(child.pid!)) === null) {
-        throw new CliError(`the server exited during start; the end of ${log}:\n${tail(log, 20)}`);
-      }
-      if (await isReady(url)) break;
+      if (exit !== null) throw failure(`exited during start (${exit})`);
+      // Whatever else may answer on the port, only this child's own report says it listens there: it writes
+      // the server state, with its pid, once it does. Readiness is asked of it only after that.
+      if (readServerState(this.config.dataDir)?.pid === child.pid && (await isReady(url))) break;
       if (Date.now() > deadline) {
         process.kill(child.pid!, 'SIGTERM');
-        throw new CliError(`the server was not ready within ${options.wait ?? 30} s; the end of ${log}:\n${tail(log, 20)}`);
+        throw failure(`was not ready within ${options.wait ?? 30} s`);
       }
       await sleep(POLL_MS);
     }
