@@ -34,6 +34,17 @@ const SCRIPTS: Record<string, StubTurn[]> = {
   leftover: [{ tool: 'Bash', input: { command: ORPHAN, description: 'orphan' } }, { text: 'Started it.' }],
   loop: [{ tool: 'Bash', input: { command: 'echo again', description: 'loop' } }],
   env: [{ tool: 'Bash', input: { command: 'env', description: 'print the environment' } }, { text: 'Printed.' }],
+  // The server under test is this process; the run's workspace is DATA_DIR/users/<user>/runs/<id>.
+  identity: [
+    {
+      tool: 'Bash',
+      input: {
+        command: `echo "uid $(id -u)"; cat "$AUTOCODE_WORKSPACE/../../../../jwt.secret"; cat /proc/${process.pid}/environ; echo mine > own.txt && echo wrote own.txt`,
+        description: 'probe',
+      },
+    },
+    { text: 'Probed.' },
+  ],
 };
 
 const AGENTS = {
@@ -181,6 +192,19 @@ describe('claude executor', () => {
       expect(output).not.toContain(`${name}=`);
       expect(output).not.toContain(value);
     }
+  });
+
+  // Unsandboxed (these servers run with SANDBOX=none), Claude Code and its tools still never run as a root server's user.
+  (process.getuid?.() === 0 ? it : it.skip)('runs Claude Code as SANDBOX_UID under a root server: its tools cannot read the secret or the server\'s environment', async () => {
+    const id = await submit({ agent: 'claude-test', prompt: '[script:identity] Who am I?' });
+    const run = await waitForStatus(server, token, id, ['succeeded', 'failed', 'timed_out']);
+    expect(run.status, JSON.stringify(run.error)).toBe('succeeded');
+    const output = String((await events(id)).find((e) => e.type === 'tool_result')!.data.output);
+    expect(output).toContain('uid 65534');
+    expect(output).toMatch(/jwt\.secret: Permission denied/);
+    expect(output).toMatch(new RegExp(`/proc/${process.pid}/environ: Permission denied`));
+    expect(output).toContain('wrote own.txt');
+    expect(readFileSync(join(server.dataDir, 'users', 'alice', 'runs', id, 'own.txt'), 'utf8')).toBe('mine\n');
   });
 
   it('fails at once with agent_not_configured when the server has no credential', async () => {

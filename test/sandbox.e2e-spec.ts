@@ -9,7 +9,23 @@ import { expect } from './jest/expect.js';
 import { isAlive, runProcesses } from './helpers/processes.js';
 import { publicFixtures, sandboxAvailable } from './helpers/sandbox.js';
 import { stringify } from 'yaml';
-import { DIST, disposeTestServer, FIXTURE_AGENTS, freePort, request, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
+import {
+  cli,
+  createTestDatabase,
+  DIST,
+  disposeTestServer,
+  environment,
+  FIXTURE_AGENTS,
+  freePort,
+  request,
+  startBuiltServer,
+  startTestServer,
+  waitFor,
+  waitForStatus,
+  type BuiltServer,
+  type TestDatabase,
+  type TestServer,
+} from './helpers/test-server.js';
 
 // Agents in bubblewrap, as a hostile agent would try them: a fixture that reports what it could
 // read, write and reach, and agents that exhaust their process and file size limits.
@@ -77,7 +93,7 @@ const FINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
   it('reports the sandbox in the agents list and the detailed health report', async () => {
     const agents = await server.request('GET', '/api/v1/agents', { token: alice });
-    expect(agents.json.sandbox).toEqual({ requested: 'bwrap', mode: 'bwrap', warning: null });
+    expect(agents.json.sandbox).toEqual({ requested: 'bwrap', mode: 'bwrap', hostUid: process.getuid?.() === 0 ? 65534 : process.getuid?.(), serverUser: process.getuid?.() !== 0, warning: null });
     expect(agents.json.items.find((item: { name: string }) => item.name === 'offline')).toMatchObject({ sandboxed: true, network: false });
     const health = await server.request('GET', '/health/detailed', { token: server.token('ops', { admin: true }) });
     expect(health.json.sandbox).toMatchObject({ mode: 'bwrap', warning: null });
@@ -255,6 +271,97 @@ function canRunUnprivileged(): boolean {
     expect(runProcesses(id)).toEqual([]);
     const run = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'runs', 'show', id], { env, encoding: 'utf8', ...account });
     expect(run.stdout).toMatch(/cancelled/);
+  });
+});
+
+// Without bubblewrap, a root server still never runs an agent as root: agents run as SANDBOX_UID, so the 0600 secret and
+// database, other users' finished workspaces and the server's environment stay out of their reach.
+const unsandboxedVariants = [
+  ['SANDBOX=none', { SANDBOX: 'none' }],
+  ['SANDBOX=auto without a working bubblewrap', { SANDBOX: 'auto', SANDBOX_BWRAP: '/nonexistent/bwrap' }],
+] as const;
+if (process.getuid?.() !== 0) console.warn('sandbox.e2e-spec: not run as root, so agents without a sandbox under a root server are not tested');
+(process.getuid?.() === 0 ? describe.each : describe.skip.each)(unsandboxedVariants)('agents without a sandbox under a root server (%s)', (_name, variant) => {
+  let fixtures: string;
+  let dataDir: string;
+  let database: TestDatabase;
+  let server: BuiltServer;
+  let tokens: Record<'alice' | 'bob' | 'admin', string>;
+
+  beforeAll(async () => {
+    fixtures = publicFixtures('sandbox-probe.mjs');
+    dataDir = mkdtempSync(join(tmpdir(), 'autocode-unsandboxed-'));
+    database = await createTestDatabase();
+    const env = { ...environment(dataDir, database, { ...FIXTURE_AGENTS, probe: { command: [process.execPath, join(fixtures, 'sandbox-probe.mjs'), '{prompt}'] } }), ...variant, LOG_LEVEL: 'info' };
+    tokens = {
+      alice: cli(env, 'token', 'create', '--user', 'alice').stdout.trim(),
+      bob: cli(env, 'token', 'create', '--user', 'bob').stdout.trim(),
+      admin: cli(env, 'token', 'create', '--user', 'ops', '--admin').stdout.trim(),
+    };
+    server = await startBuiltServer(env);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(fixtures, { recursive: true, force: true });
+  });
+
+  const api = (method: string, path: string, token: string, body?: unknown) => request(server.url, method, path, { token, body });
+
+  async function probe(token: string, plan: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const submitted = await api('POST', '/api/v1/runs', token, { agent: 'probe', prompt: JSON.stringify(plan), ...extra });
+    expect(submitted.status, submitted.text).toBe(202);
+    const id = submitted.json.id as string;
+    const finished = await waitForStatus({ request: (method, path, options) => request(server.url, method, path, options) }, token, id, FINAL, 30_000);
+    expect(finished.status, JSON.stringify(finished.error)).toBe('succeeded');
+    const events = (await api('GET', `/api/v1/runs/${id}/events?limit=1000`, token)).json.items as { type: string; data: { line: string } }[];
+    const report = JSON.parse(events.filter((event) => event.type === 'stdout').at(-1)!.data.line) as { read: Record<string, string>; write: Record<string, string>; uid: number };
+    return { id, report };
+  }
+
+  it('says which protection is in force: in the agents list, the detailed health report and the startup log', async () => {
+    const expected = { requested: variant.SANDBOX, mode: 'none', hostUid: 65534, serverUser: false, warning: expect.stringContaining('agents run unsandboxed as uid 65534 and gid 65534 (SANDBOX_UID, SANDBOX_GID) instead of root') };
+    const agents = await api('GET', '/api/v1/agents', tokens.alice);
+    expect(agents.json.sandbox).toEqual(expected);
+    expect(agents.json.items.every((item: { sandboxed: boolean }) => !item.sandboxed)).toBe(true);
+    expect((await api('GET', '/health/detailed', tokens.admin)).json.sandbox).toEqual(expected);
+    const logged = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; context?: string; msg: string });
+    expect(logged.filter((line) => line.context === 'SandboxService')).toEqual([expect.objectContaining({ level: 'warn', msg: agents.json.sandbox.warning })]);
+  });
+
+  it("runs the agent as SANDBOX_UID: not the secret, the database, another user's files or the server's environment, but its own workspace", async () => {
+    // Bob's run leaves a file in his workspace first.
+    const bobs = await probe(tokens.bob, { write: ['bob-private.txt'] });
+    const bobFile = join(dataDir, 'users', 'bob', 'runs', bobs.id, 'bob-private.txt');
+    expect(readFileSync(bobFile, 'utf8')).toBe('written by the agent\n');
+
+    const serverPid = readFileSync(join(dataDir, 'autocode.pid'), 'utf8').split(' ')[0]!.trim();
+    const secrets = [join(dataDir, 'jwt.secret'), ...(database.url ? [] : [join(dataDir, 'autocode.db')]), bobFile, `/proc/${serverPid}/environ`];
+    for (const path of secrets) expect(existsSync(path), path).toBe(true);
+    const planted = join(dataDir, 'planted.txt');
+    const { id, report } = await probe(tokens.alice, { read: secrets, write: ['inside.txt', planted] });
+
+    expect(report.uid).toBe(65534);
+    for (const path of secrets) expect(report.read[path], path).toBe('EACCES');
+    expect(report.write[planted]).toBe('EACCES');
+    expect(existsSync(planted)).toBe(false);
+    expect(report.write['inside.txt']).toBe('ok');
+    expect(readFileSync(join(dataDir, 'users', 'alice', 'runs', id, 'inside.txt'), 'utf8')).toBe('written by the agent\n');
+  });
+
+  it("writes a named workspace's worktree, whose change the server commits and diffs, but not the repository", async () => {
+    const created = await api('POST', '/api/v1/workspaces', tokens.alice, { name: 'unsandboxed' });
+    expect(created.status, created.text).toBe(201);
+    const gitConfig = join(dataDir, 'users', 'alice', 'workspaces', 'unsandboxed', '.git', 'config');
+    const { id, report } = await probe(tokens.alice, { write: ['feature.txt', gitConfig] }, { workspace: 'unsandboxed' });
+    expect(report.write['feature.txt']).toBe('ok');
+    expect(report.write[gitConfig]).toBe('EACCES');
+    const diff = await api('GET', `/api/v1/runs/${id}/diff`, tokens.alice);
+    expect(diff.status, diff.text).toBe(200);
+    expect(diff.text).toContain('diff --git a/feature.txt b/feature.txt');
+    expect(diff.text).toContain('+written by the agent');
   });
 });
 

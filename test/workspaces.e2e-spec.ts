@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
@@ -54,21 +54,26 @@ describe('workspaces', () => {
   let alice: string;
   let bob: string;
   let scratch: string;
+  let elsewhere: string;
   let source: string;
   let sourceUrl: string;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    alice = server.token('alice');
-    bob = server.token('bob');
+    // `scratch` is the one directory file:// clones may come from; the data directory inside it stays refused.
     scratch = mkdtempSync(join(tmpdir(), 'autocode-ws-src-'));
+    elsewhere = mkdtempSync(join(tmpdir(), 'autocode-ws-elsewhere-'));
     source = join(scratch, 'source');
     makeSourceRepo(source);
     sourceUrl = pathToFileURL(source).href;
+    mkdirSync(join(scratch, 'data'), { mode: 0o700 });
+    server = await startTestServer({ dataDir: join(scratch, 'data'), env: { WORKSPACE_REPO_SCHEMES: 'file,https', WORKSPACE_FILE_ROOTS: scratch } });
+    alice = server.token('alice');
+    bob = server.token('bob');
   });
   afterAll(async () => {
-    await disposeTestServer(server);
+    if (server) await disposeTestServer(server);
     rmSync(scratch, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
   });
 
   const api = (method: string, path: string, token: string, body?: unknown): Promise<TestResponse> => server.request(method, path, { token, body });
@@ -198,6 +203,37 @@ describe('workspaces', () => {
     const refWithOption = await api('POST', '/api/v1/workspaces', alice, { name: 'refused', repoUrl: sourceUrl, ref: '--orphan=x' });
     expect(refWithOption.status).toBe(400);
     expect(refWithOption.json.code).toBe('validation_failed');
+  });
+
+  it('clones file:// URLs only from inside WORKSPACE_FILE_ROOTS: not outside, not through a symlink, `..` or a `.git` file leading out', async () => {
+    const other = join(elsewhere, 'other-project');
+    makeSourceRepo(other);
+    symlinkSync(other, join(scratch, 'escape'));
+    // A repository inside the root whose `.git` file names one outside it.
+    mkdirSync(join(scratch, 'gitfile'));
+    writeFileSync(join(scratch, 'gitfile', '.git'), `gitdir: ${join(other, '.git')}\n`);
+    const outside = basename(elsewhere);
+    const refused = [
+      pathToFileURL(other).href,
+      pathToFileURL(join(scratch, 'escape')).href,
+      `${pathToFileURL(scratch).href}/../${outside}/other-project`,
+      `${pathToFileURL(scratch).href}/%2e%2e/${outside}/other-project`,
+      `${pathToFileURL(source).href}/../../${outside}/other-project`,
+      pathToFileURL(join(scratch, 'gitfile')).href,
+      // Outside the roots, whether a path exists is not told.
+      pathToFileURL(join(elsewhere, 'missing')).href,
+      'file:///etc',
+    ];
+    for (const repoUrl of refused) {
+      const response = await api('POST', '/api/v1/workspaces', alice, { name: 'outside', repoUrl });
+      expect(response.status, `${repoUrl}: ${response.text}`).toBe(400);
+      expect(response.json.code, repoUrl).toBe('repo_url_not_allowed');
+      expect(response.json.detail).toContain('WORKSPACE_FILE_ROOTS');
+    }
+    expect((await api('GET', '/api/v1/workspaces/outside', alice)).status).toBe(404);
+    // `..` that stays inside the root is fine.
+    const inside = await createWorkspace({ name: 'dotdot', repoUrl: `${pathToFileURL(scratch).href}/data/../source` });
+    expect(inside.head).toBe(git(source, 'rev-parse', 'main'));
   });
 
   it('validates workspace names', async () => {
@@ -485,6 +521,23 @@ describe('workspaces', () => {
     expect((await api('GET', `/api/v1/runs/${id}/diff`, alice)).text).toContain('+kept');
     // The name is free again.
     await createWorkspace({ name: 'cloned' });
+  });
+});
+
+describe('workspace clone defaults', () => {
+  it('refuses file:// URLs altogether by default (https only)', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'autocode-ws-default-'));
+    const server = await startTestServer();
+    try {
+      makeSourceRepo(join(scratch, 'repo'));
+      expect(server.config.workspaces.repoSchemes).toEqual(['https']);
+      const response = await server.request('POST', '/api/v1/workspaces', { token: server.token('alice'), body: { name: 'local', repoUrl: pathToFileURL(join(scratch, 'repo')).href } });
+      expect(response.status, response.text).toBe(400);
+      expect(response.json).toMatchObject({ code: 'repo_url_not_allowed', detail: 'the "file" scheme is not allowed on this server; allowed: https' });
+    } finally {
+      await disposeTestServer(server);
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
 

@@ -20,6 +20,10 @@ export class SandboxView {
   requested: 'auto' | 'bwrap' | 'none';
   /** What agents run in here: `bwrap` (bubblewrap) or `none`. */
   mode: 'bwrap' | 'none';
+  /** The host uid agents run as, in a sandbox or not: `SANDBOX_UID` when the server runs as root, else the server's own. */
+  hostUid: number;
+  /** Whether that is the server's own user: then an agent without a sandbox can read whatever the server can (its secret, its database). */
+  serverUser: boolean;
   /** Why agents are not isolated, when they are not. */
   warning: string | null;
 }

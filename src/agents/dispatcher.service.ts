@@ -404,7 +404,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     let prepared: { cwd: string; home: string; readOnly: string[] };
     try {
       prepared = await this.prepareWorkspace(run);
-      if (this.sandbox.sandboxes(profile)) await this.sandbox.prepare(prepared);
+      await this.sandbox.prepare(prepared);
     } catch (error) {
       this.logger.error(`run ${run.id}: its workspace could not be prepared: ${(error as Error).message}`);
       await this.finish(run, { status: 'failed', exitCode: null, error: { code: 'workspace_unavailable', message: `workspace "${run.workspace}" could not be prepared for this run` }, result: null });
@@ -433,6 +433,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     // A stop requested while the agent was starting takes effect now.
     if (entry.stop) void execution.terminate();
     const outcome = await execution.finished;
+    // Before the server commits and diffs it, and before anyone is told the run has finished.
+    await this.sandbox.reclaim(profile, cwd);
     await this.finish(run, this.ending(entry, outcome));
   }
 

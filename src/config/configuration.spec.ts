@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -37,10 +37,54 @@ describe('loadConfiguration', () => {
     expect(() => statSync(join(dataDir, 'jwt.secret'))).toThrow();
   });
 
-  it('reads the workspace settings: clone schemes (file and https by default) and worktree retention', () => {
-    expect(loadConfiguration({ DATA_DIR: dataDir }).workspaces).toEqual({ repoSchemes: ['file', 'https'], worktreeRetentionHours: 24 });
+  it('reads the workspace settings: clone schemes (https only by default), file roots and worktree retention', () => {
+    expect(loadConfiguration({ DATA_DIR: dataDir }).workspaces).toEqual({ repoSchemes: ['https'], fileRoots: [], worktreeRetentionHours: 24 });
     const custom = loadConfiguration({ DATA_DIR: dataDir, WORKSPACE_REPO_SCHEMES: 'https, ssh,https', WORKTREE_RETENTION_HOURS: '0' });
-    expect(custom.workspaces).toEqual({ repoSchemes: ['https', 'ssh'], worktreeRetentionHours: 0 });
+    expect(custom.workspaces).toEqual({ repoSchemes: ['https', 'ssh'], fileRoots: [], worktreeRetentionHours: 0 });
+  });
+
+  describe('WORKSPACE_FILE_ROOTS', () => {
+    let roots: string;
+    beforeEach(() => {
+      roots = mkdtempSync(join(tmpdir(), 'autocode-roots-'));
+    });
+    afterEach(() => rmSync(roots, { recursive: true, force: true }));
+
+    /** The one-line error loading this configuration throws. */
+    function refusal(env: Record<string, string>): string | undefined {
+      try {
+        loadConfiguration({ DATA_DIR: dataDir, ...env });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return undefined;
+    }
+
+    it('keeps the real paths of the roots, symlinks followed', () => {
+      mkdirSync(join(roots, 'srv'));
+      symlinkSync(join(roots, 'srv'), join(roots, 'link'));
+      const config = loadConfiguration({ DATA_DIR: dataDir, WORKSPACE_REPO_SCHEMES: 'file,https', WORKSPACE_FILE_ROOTS: ` ${join(roots, 'link')}, ${join(roots, 'srv')} ` });
+      expect(config.workspaces.fileRoots).toEqual([realpathSync(join(roots, 'srv'))]);
+    });
+
+    it.each([
+      ['file among the schemes without roots', { WORKSPACE_REPO_SCHEMES: 'file,https' }, /^Invalid configuration: WORKSPACE_FILE_ROOTS must name the directories/],
+      ['a relative root', { WORKSPACE_REPO_SCHEMES: 'file', WORKSPACE_FILE_ROOTS: 'srv/repos' }, /^Invalid configuration: WORKSPACE_FILE_ROOTS must list absolute directories/],
+      ['a missing root', { WORKSPACE_FILE_ROOTS: '/nonexistent/repos' }, /^Invalid configuration: WORKSPACE_FILE_ROOTS names \/nonexistent\/repos, which does not exist/],
+      ['a file as root', { WORKSPACE_FILE_ROOTS: '/etc/hostname' }, /^Invalid configuration: WORKSPACE_FILE_ROOTS names \/etc\/hostname, which is not a directory/],
+    ])('refuses %s with one line naming the variable', (_case, env, message) => {
+      const error = refusal(env);
+      expect(error).toMatch(message);
+      expect(error).not.toContain('\n');
+    });
+
+    it('refuses DATA_DIR, a directory inside it, or a symlink to one, as a root', () => {
+      mkdirSync(join(dataDir, 'users'));
+      symlinkSync(join(dataDir, 'users'), join(roots, 'users-link'));
+      for (const root of [dataDir, join(dataDir, 'users'), join(roots, 'users-link')]) {
+        expect(refusal({ WORKSPACE_REPO_SCHEMES: 'file', WORKSPACE_FILE_ROOTS: root })).toMatch(/^Invalid configuration: WORKSPACE_FILE_ROOTS names .*, which is inside DATA_DIR$/);
+      }
+    });
   });
 
   it('reads the sandbox settings: auto, no opt-out and uid 65534 by default', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigurationError, validateEnvironment } from './environment.js';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -39,6 +39,8 @@ export interface AppConfig {
   workspaces: {
     /** URL schemes a workspace may be cloned from. */
     repoSchemes: string[];
+    /** Real paths of the directories a `file://` URL may point into. */
+    fileRoots: string[];
     /** Hours a finished run's worktree is kept; 0 removes it as soon as the run has ended. */
     worktreeRetentionHours: number;
   };
@@ -87,6 +89,38 @@ function loadOrCreateSecret(dataDir: string): string {
   return secret;
 }
 
+/**
+ * The directories `file://` clones may come from, as real paths: each one
+ * absolute, an existing directory, and outside DATA_DIR (which holds every
+ * user's workspaces). `file` among the schemes needs at least one.
+ */
+function fileRoots(value: string | undefined, schemes: string[], dataDir: string): string[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  if (schemes.includes('file') && entries.length === 0) {
+    throw new ConfigurationError('Invalid configuration: WORKSPACE_FILE_ROOTS must name the directories file:// URLs may be cloned from, since WORKSPACE_REPO_SCHEMES includes file');
+  }
+  const realDataDir = realpathSync(dataDir);
+  return [
+    ...new Set(
+      entries.map((entry) => {
+        if (!isAbsolute(entry)) throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS must list absolute directories (got ${JSON.stringify(entry)})`);
+        let real: string;
+        try {
+          real = realpathSync(entry);
+        } catch {
+          throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which does not exist`);
+        }
+        if (!statSync(real).isDirectory()) throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which is not a directory`);
+        const rel = relative(realDataDir, real);
+        if (rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel))) {
+          throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which is inside DATA_DIR`);
+        }
+        return real;
+      }),
+    ),
+  ];
+}
+
 /** Reads and validates the environment once; throws a ConfigurationError naming the first bad variable. */
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const vars = validateEnvironment(env);
@@ -102,6 +136,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
   const publicKey = vars.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n') ?? null;
   const secret = vars.JWT_SECRET ?? (publicKey ? null : loadOrCreateSecret(dataDir));
   const prettyDefault = process.stdout.isTTY === true;
+  const repoSchemes = [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'https').split(',').map((scheme) => scheme.trim()))];
   return {
     http: { host: vars.HOST ?? '127.0.0.1', port: vars.PORT ?? 8000 },
     dataDir,
@@ -137,7 +172,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
     shutdown: { timeoutSeconds: vars.SHUTDOWN_TIMEOUT_SECONDS ?? 30, mode: (vars.SHUTDOWN_MODE ?? 'cancel') as 'cancel' | 'drain' },
     pidFile: vars.PID_FILE ? resolve(vars.PID_FILE) : join(dataDir, 'autocode.pid'),
     workspaces: {
-      repoSchemes: [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'file,https').split(',').map((scheme) => scheme.trim()))],
+      repoSchemes,
+      fileRoots: fileRoots(vars.WORKSPACE_FILE_ROOTS, repoSchemes, dataDir),
       worktreeRetentionHours: vars.WORKTREE_RETENTION_HOURS ?? 24,
     },
     sandbox: {

@@ -104,6 +104,9 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() @Matches(WORKSPACE_REPO_SCHEMES_PATTERN, { message: `must be a comma-separated list of ${REPO_SCHEMES.join(', ')}` })
   WORKSPACE_REPO_SCHEMES?: string;
 
+  @IsOptional() @IsString() @MinLength(1)
+  WORKSPACE_FILE_ROOTS?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(24 * 365)
   WORKTREE_RETENTION_HOURS?: number;
 

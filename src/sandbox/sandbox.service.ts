@@ -24,8 +24,8 @@ interface SandboxStatus {
   mode: 'bwrap' | 'none';
   /** bubblewrap's version, when it is used. */
   version: string | null;
-  /** Host uid the sandboxes run as (the server's own unless it runs as root). */
-  hostUid: number | null;
+  /** Host uid agents run as, sandboxed or not: SANDBOX_UID when the server runs as root, else the server's own. */
+  hostUid: number;
   /** Why agents are not isolated, when they are not. */
   warning: string | null;
 }
@@ -77,7 +77,11 @@ export class SandboxService implements OnModuleInit {
   private readonly config: AppConfig['sandbox'];
   private readonly dataDir: string;
   private readonly sqliteFile: string | null;
-  /** Running as root: sandboxes get an unprivileged host uid, and the directories they use are made theirs. */
+  /**
+   * Running as root: every agent, sandboxed or not, runs as SANDBOX_UID, and
+   * the directories it uses are made its own. Unsandboxed, that uid is what
+   * keeps the secret, the database and the server's environment out of reach.
+   */
   private readonly switchUser = process.getuid?.() === 0;
   private readonly watch = new ProcessLimitWatch();
   /** The system calls agents may not make, as bubblewrap loads them; null on architectures without one. */
@@ -95,39 +99,51 @@ export class SandboxService implements OnModuleInit {
     this.dataDir = config.get('dataDir', { infer: true });
     const database = config.get('database', { infer: true });
     this.sqliteFile = database.type === 'sqlite' ? database.path : null;
-    this.current = { requested: this.config.mode, mode: 'none', version: null, hostUid: null, warning: null };
+    this.current = { requested: this.config.mode, mode: 'none', version: null, hostUid: this.hostUid, warning: null };
+  }
+
+  private get hostUid(): number {
+    return this.switchUser ? this.config.uid : process.getuid!();
   }
 
   /** What clients are told of it (`GET /api/v1/agents`, `/health/detailed`). */
   view(): SandboxView {
-    const { requested, mode, warning } = this.current;
-    return { requested, mode, warning };
+    const { requested, mode, hostUid, warning } = this.current;
+    return { requested, mode, hostUid, serverUser: !this.switchUser, warning };
   }
 
   async onModuleInit(): Promise<void> {
     // Only a node that runs agents needs (and checks) a sandbox.
     if (!this.runsAgents) return;
     this.prlimit = findExecutable('prlimit', '/usr/bin:/bin:/usr/sbin:/sbin');
+    await this.keepDatabasePrivate();
     if (this.config.mode === 'none') {
-      this.useNone('SANDBOX=none: agents run as the server\'s own user and can read whatever it can');
+      this.useNone(`SANDBOX=none: ${this.unsandboxed()}`);
       return;
     }
     const failure = await this.probe();
     if (failure === null) {
-      await this.keepDatabasePrivate();
       this.logger.log(`agents run in bubblewrap ${this.current.version ?? ''} as host uid ${this.current.hostUid}${this.seccomp ? ', with a seccomp filter' : `; no seccomp filter is defined for ${process.arch}`}`);
       return;
     }
     if (this.config.mode === 'bwrap') {
       throw new ConfigurationError(`Invalid configuration: SANDBOX=bwrap, but bubblewrap cannot run agents here: ${failure}; ${INSTALL_HINT}, or set SANDBOX=auto`);
     }
-    this.useNone(`SANDBOX=auto found no working bubblewrap (${failure}): agents run unsandboxed as the server's own user; ${INSTALL_HINT}`);
+    this.useNone(`SANDBOX=auto found no working bubblewrap (${failure}): ${this.unsandboxed()}; ${INSTALL_HINT}`);
+  }
+
+  /** What protects the server from agents that run without a sandbox, as the warning says it. */
+  private unsandboxed(): string {
+    if (!this.switchUser) return "agents run unsandboxed as the server's own user and can read whatever it can";
+    const { uid, gid } = this.config;
+    return `agents run unsandboxed as uid ${uid} and gid ${gid} (SANDBOX_UID, SANDBOX_GID) instead of root: the server's secret, database and environment are out of their reach, but they share that uid with the agents of every other user`;
   }
 
   /**
-   * DATA_DIR becomes searchable by the sandboxes' uid when the server runs as
-   * root; the SQLite files (created 0644) must then not be readable by it
-   * even outside a sandbox. SQLite gives its -wal and -shm the database's mode.
+   * DATA_DIR becomes searchable by the agents' uid when the server runs as
+   * root; the SQLite files (created 0644) must then not be readable by it,
+   * which matters most to agents without a sandbox. SQLite gives its -wal and
+   * -shm the database's mode.
    */
   private async keepDatabasePrivate(): Promise<void> {
     if (!this.switchUser || this.sqliteFile === null) return;
@@ -138,7 +154,7 @@ export class SandboxService implements OnModuleInit {
 
   private useNone(warning: string): void {
     this.bwrap = null;
-    this.current = { requested: this.config.mode, mode: 'none', version: null, hostUid: null, warning };
+    this.current = { requested: this.config.mode, mode: 'none', version: null, hostUid: this.hostUid, warning };
     this.logger.warn(warning);
   }
 
@@ -178,7 +194,7 @@ export class SandboxService implements OnModuleInit {
       }
       if (exit[0] !== 0) return stderr.trim().split('\n')[0] || `it exited with ${exit[0] ?? exit[1]}`;
       if (!(await stat(join(dir, 'probe')).then(() => true, () => false))) return 'the sandbox could not write its workspace';
-      this.current = { requested: this.config.mode, mode: 'bwrap', version: version.stdout.trim().replace(/^bubblewrap\s*/, ''), hostUid: this.switchUser ? this.config.uid : process.getuid!(), warning: null };
+      this.current = { requested: this.config.mode, mode: 'bwrap', version: version.stdout.trim().replace(/^bubblewrap\s*/, ''), hostUid: this.hostUid, warning: null };
       return null;
     } catch (error) {
       return (error as Error).message;
@@ -193,16 +209,31 @@ export class SandboxService implements OnModuleInit {
   }
 
   /**
-   * Readies a run's directories for its sandbox. As root, the sandbox's uid
-   * must own what it writes (its workspace, its home) and pass through the
+   * Readies a run's directories for its agent. As root, the agent's uid must
+   * own what it writes (its workspace, its home) and pass through the
    * directories above them in DATA_DIR (search permission only: it can list
-   * none of them, and inside the sandbox none of them is there).
+   * none of them, and inside a sandbox none of them is there).
    */
   async prepare(paths: { cwd: string; home: string; readOnly: string[] }): Promise<void> {
-    if (!this.switchUser || this.bwrap === null) return;
+    if (!this.switchUser) return;
     for (const path of [paths.cwd, paths.home, ...paths.readOnly]) await this.allowSearch(path);
-    await this.own(paths.cwd);
-    if (paths.home !== paths.cwd) await this.own(paths.home);
+    await this.own(paths.cwd, this.config);
+    if (paths.home !== paths.cwd) await this.own(paths.home, this.config);
+  }
+
+  /**
+   * Gives a finished run's workspace back to the server when its agent ran
+   * unsandboxed as SANDBOX_UID: the agents of other users, which share that
+   * uid, then cannot read it. Sandboxed agents never see another's workspace.
+   */
+  async reclaim(profile: Pick<AgentProfile, 'sandbox'>, cwd: string): Promise<void> {
+    if (!this.switchUser || this.sandboxes(profile)) return;
+    try {
+      await this.own(cwd, { uid: process.getuid!(), gid: process.getgid!() });
+      await chmod(cwd, 0o700);
+    } catch (error) {
+      this.logger.warn(`${cwd} could not be given back to the server: ${(error as Error).message}`);
+    }
   }
 
   private async allowSearch(path: string): Promise<void> {
@@ -216,9 +247,8 @@ export class SandboxService implements OnModuleInit {
     }
   }
 
-  /** Gives a directory tree to the sandbox's uid; a tree it already owns at the top is left as it is. */
-  private async own(root: string): Promise<void> {
-    const { uid, gid } = this.config;
+  /** Gives a directory tree to a uid; a tree it already owns at the top is left as it is. */
+  private async own(root: string, { uid, gid }: { uid: number; gid: number }): Promise<void> {
     const top = await lstat(root);
     if (top.uid === uid) return;
     await chown(root, uid, gid);
@@ -235,7 +265,14 @@ export class SandboxService implements OnModuleInit {
   private startDirect(command: AgentCommand): StartedAgent {
     const limits = this.prlimit ? prlimitOptions(command.limits, false) : [];
     const [program, args] = limits.length > 0 ? [this.prlimit!, [...limits, '--', command.program, ...command.args]] : [command.program, command.args];
-    const child = spawn(program, args, { cwd: command.cwd, env: command.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, {
+      cwd: command.cwd,
+      env: command.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Never root: Node drops the supplementary groups too.
+      ...(this.switchUser ? { uid: this.config.uid, gid: this.config.gid } : {}),
+    });
     return { child, sandboxed: false, limitError: (exitCode, signal) => fileSizeError(command.limits, exitCode, signal), release: () => {} };
   }
 

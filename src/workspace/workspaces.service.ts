@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Brackets, In, type EntityManager, type Repository } from 'typeorm';
 import { Run } from '../agents/entities/run.entity.js';
@@ -51,6 +51,7 @@ export class WorkspacesService {
   private readonly logger = new Logger(WorkspacesService.name);
   private readonly locks = new KeyedMutex();
   private readonly repoSchemes: string[];
+  private readonly fileRoots: string[];
   private readonly dataDir: string;
 
   constructor(
@@ -62,6 +63,7 @@ export class WorkspacesService {
     private readonly idempotency: IdempotencyService,
   ) {
     this.repoSchemes = config.get('workspaces.repoSchemes', { infer: true });
+    this.fileRoots = config.get('workspaces.fileRoots', { infer: true });
     this.dataDir = config.get('dataDir', { infer: true });
   }
 
@@ -261,8 +263,7 @@ export class WorkspacesService {
   /**
    * Accepts only `scheme://` URLs of an allowed scheme: no scp-style address,
    * no local path, no `transport::address` remote helper (`ext::` runs a
-   * command), nothing git could read as an option. A file URL must point
-   * outside the server's data directory, so no user clones another's workspace.
+   * command), nothing git could read as an option.
    */
   private async checkRepoUrl(raw: string): Promise<RepoSource> {
     if (raw.startsWith('-')) throw notAllowed('a repository URL cannot start with "-"');
@@ -293,6 +294,12 @@ export class WorkspacesService {
     return { gitUrl: url.href, shownUrl: shown.href, scheme, secrets: secrets.filter((s) => s.length > 0) };
   }
 
+  /**
+   * A file URL must resolve, symlinks followed, inside one of
+   * WORKSPACE_FILE_ROOTS and outside the server's data directory (so no user
+   * clones another's workspace), and so must the repository its `.git` names.
+   * Whether a path exists is only told for paths inside the roots.
+   */
   private async checkFileUrl(url: URL): Promise<RepoSource> {
     if (url.host !== '' && url.host !== 'localhost') throw notAllowed('a file URL must name a local path: file:///path/to/repo');
     if (url.search || url.hash) throw notAllowed('a file URL cannot have a query or fragment');
@@ -302,19 +309,27 @@ export class WorkspacesService {
     } catch {
       throw notAllowed('repoUrl is not a valid file URL');
     }
+    const dataDir = await realpath(this.dataDir);
+    const allowed = (candidate: string): boolean => this.fileRoots.some((root) => isInside(root, candidate)) && !isInside(dataDir, candidate);
+    const refused = notAllowed('file URLs must point inside a directory this server allows (WORKSPACE_FILE_ROOTS), outside its data directory');
+    if (!allowed(await realpathOfExisting(path))) throw refused;
     const real = await realpath(path).catch(() => null);
     if (!real || !(await stat(real)).isDirectory()) {
       throw new ProblemError('clone_failed', `there is no repository at ${path}`, { extensions: { repoUrl: url.href } });
     }
-    const dataDir = await realpath(this.dataDir);
     // A `.git` file can point the clone somewhere else: check where the repository really is, too.
     const gitDir = await git(['rev-parse', '--absolute-git-dir'], { cwd: real, okExitCodes: [128] }).catch(() => null);
-    const candidates = [real, ...(gitDir?.exitCode === 0 ? [await realpath(gitDir.stdout.trim()).catch(() => real)] : [])];
-    if (candidates.some((candidate) => isInside(dataDir, candidate))) {
-      throw notAllowed("file URLs into the server's data directory are refused");
-    }
+    if (gitDir?.exitCode === 0 && !allowed(await realpathOfExisting(gitDir.stdout.trim()))) throw refused;
     return { gitUrl: pathToFileURL(real).href, shownUrl: url.href, scheme: 'file', secrets: [] };
   }
+}
+
+/** The real path of `path`'s longest existing prefix, with the rest appended: where it would be, symlinks followed. */
+async function realpathOfExisting(path: string): Promise<string> {
+  const real = await realpath(path).catch(() => null);
+  if (real !== null) return real;
+  const parent = dirname(path);
+  return parent === path ? path : join(await realpathOfExisting(parent), basename(path));
 }
 
 async function initEmpty(target: string): Promise<void> {
