@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule, type AppOptions } from './app.module.js';
 import { answerClientError, answerFrameworkError, refuseRequestsWhileClosing } from './common/http-errors.js';
+import { useDepthLimitedJsonParser } from './common/json-body.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
 import { registerRequestLogging } from './logging/request-logging.js';
@@ -36,9 +37,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
   });
-  // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
+  // JSON in: Fastify's own JSON parser only, behind a depth check. Without Nest's extra parsers and Fastify's text/plain one,
   // any other media type is refused with 415 instead of reaching validation as a string or a form.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  useDepthLimitedJsonParser(adapter.getInstance());
   refuseRequestsWhileClosing(adapter.getInstance());
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);

@@ -156,6 +156,42 @@ describe('validation', () => {
     });
   });
 
+  describe('deeply nested JSON', () => {
+    let token: string;
+
+    beforeAll(() => {
+      token = server.token('nester');
+    });
+
+    const nested = (levels: number, leaf: string): string => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
+
+    it('refuses 10,000 levels in metadata and 100,000 nested arrays with validation_failed', async () => {
+      const inMetadata = `{"agent":"lines","prompt":"x","metadata":${nested(10_000, '1')}}`;
+      const arrays = '['.repeat(100_000) + ']'.repeat(100_000);
+      for (const [what, body] of [['metadata', inMetadata], ['arrays', arrays]]) {
+        const response = await server.request('POST', '/api/v1/runs', { token, body, headers: { 'content-type': 'application/json' } });
+        expectProblem(response, 400, 'validation_failed', `deep ${what}`);
+        expect(response.json.detail, what).toContain('32 levels');
+      }
+    });
+
+    it('counts brackets inside strings as text, not as nesting', async () => {
+      const body = JSON.stringify({ agent: 'lines', prompt: '['.repeat(1000) + '\\"{'.repeat(100) });
+      const response = await server.request('POST', '/api/v1/runs', { token, body, headers: { 'content-type': 'application/json' } });
+      expect(response.status, response.text).toBe(202);
+      await waitForStatus(server, token, response.json.id, ['succeeded']);
+    });
+
+    it('accepts a body nested 32 levels deep and refuses 33', async () => {
+      // The body is one level, metadata a second: 30 more inside it make 32.
+      const at = (levels: number): string => `{"agent":"lines","prompt":"x","metadata":${nested(levels - 1, '1')}}`;
+      const deepest = await server.request('POST', '/api/v1/runs', { token, body: at(32), headers: { 'content-type': 'application/json' } });
+      expect(deepest.status, deepest.text).toBe(202);
+      await waitForStatus(server, token, deepest.json.id, ['succeeded']);
+      expectProblem(await server.request('POST', '/api/v1/runs', { token, body: at(33), headers: { 'content-type': 'application/json' } }), 400, 'validation_failed', '33 levels');
+    });
+  });
+
   describe('non-JSON media types', () => {
     let token: string;
 
