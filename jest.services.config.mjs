@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace and health scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health and control-character scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -9,6 +9,7 @@ export default {
     '<rootDir>/test/quota.e2e-spec.ts',
     '<rootDir>/test/workspaces.e2e-spec.ts',
     '<rootDir>/test/health.e2e-spec.ts',
+    '<rootDir>/test/control-characters.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],
