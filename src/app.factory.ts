@@ -1,17 +1,17 @@
 import { NestFactory } from '@nestjs/core';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { AppModule, type AppOptions } from './app.module.js';
-import { problemDocument } from './common/problem.js';
+import { answerClientError, answerFrameworkError, refuseRequestsWhileClosing } from './common/http-errors.js';
+import { useDepthLimitedJsonParser } from './common/json-body.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
 import { registerRequestLogging } from './logging/request-logging.js';
 import { serveOpenApi } from './openapi.js';
 
-/** Largest request body accepted (a 100,000-character prompt fits with room to spare). */
+/** Largest request body accepted (a prompt of 100,000 bytes fits with room to spare, even escaped). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 const MAX_PARAM_LENGTH = 2048;
@@ -24,7 +24,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    return503OnClosing: true,
+    return503OnClosing: false,
     // Room for a percent-encoded 128-character user id in a path.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // The request id of every log line of a request: the client's X-Request-Id when it is a sane token.
@@ -33,18 +33,15 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    // Errors the router raises before Nest sees the request still answer problem+json.
-    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
-      const status = error.statusCode ?? 400;
-      void reply
-        .status(status)
-        .type('application/problem+json')
-        .send(problemDocument(status, status === 414 ? 'uri_too_long' : 'bad_request', error.message));
-    },
+    // Errors raised before Nest sees the request (by Node's HTTP parser, by the router) still answer problem+json.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
-  // JSON in: Fastify's own JSON parser only. Without Nest's extra parsers and Fastify's text/plain one,
+  // JSON in: Fastify's own JSON parser only, behind a depth check. Without Nest's extra parsers and Fastify's text/plain one,
   // any other media type is refused with 415 instead of reaching validation as a string or a form.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  useDepthLimitedJsonParser(adapter.getInstance());
+  refuseRequestsWhileClosing(adapter.getInstance());
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();

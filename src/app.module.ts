@@ -1,11 +1,10 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import * as classTransformer from 'class-transformer';
-import * as classValidator from 'class-validator';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuthModule, HttpAuthModule } from './auth/auth.module.js';
 import { Clock, ClockModule } from './common/clock.js';
 import { ProblemFilter } from './common/problem.filter.js';
+import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
@@ -46,19 +45,7 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            whitelist: true,
-            forbidNonWhitelisted: true,
-            transform: true,
-            stopAtFirstError: false,
-            // The packages the DTOs' decorators come from, given rather than left to the pipe's own
-            // import(): in the bundle, import() of a CommonJS package yields only its default export.
-            validatorPackage: classValidator,
-            transformerPackage: classTransformer,
-          }),
-        },
+        { provide: APP_PIPE, useValue: new RequestValidationPipe() },
       ],
     };
   }

@@ -11,7 +11,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Auto Code Server')
     .setDescription(
       'Run autonomous coding agents headless. Every route needs `Authorization: Bearer <JWT>` unless it says otherwise; ' +
-        'errors are application/problem+json with a stable `code`.',
+        'errors are application/problem+json with a stable `code`. Any request may also be refused before it reaches a route: ' +
+        '400 `bad_request` (not valid HTTP, or a URL that does not decode), 404 `not_found` (no such route), 408 `request_timeout`, ' +
+        '413 `payload_too_large`, 414 `uri_too_long`, 431 `headers_too_large` (request line and headers over 16 KiB), ' +
+        '503 `shutting_down`. No string of a request may hold a control character but tab, LF and CR in multi-line text; ' +
+        'JSON bodies nest at most 32 levels.',
     )
     .setVersion(VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })

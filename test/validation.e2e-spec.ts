@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
-import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
+import { disposeTestServer, FIXTURE_AGENTS, fixtureProfile, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
 
 // Bad input is refused with a 400 (or 415) problem+json carrying a stable code, and
 // nothing refused is ever created. Real HTTP against a real server.
@@ -68,8 +68,19 @@ describe('validation', () => {
       expectProblem(await submit({ agent: 'lines', prompt: '' }), 400, 'validation_failed', 'empty prompt');
     });
 
-    it('refuses a prompt of 100,001 characters', async () => {
-      expectProblem(await submit({ agent: 'lines', prompt: 'p'.repeat(100_001) }), 400, 'validation_failed', 'long prompt');
+    it('refuses a prompt of only whitespace', async () => {
+      expectProblem(await submit({ agent: 'lines', prompt: ' \n\t\r\n ' }), 400, 'validation_failed', 'whitespace prompt');
+    });
+
+    // The limit is in bytes of UTF-8, what reaches the agent: 100,001 ASCII characters, or 50,001 "é".
+    it.each([
+      ['100,001 ASCII characters', 'p'.repeat(100_001)],
+      ['50,001 two-byte characters', 'é'.repeat(50_001)],
+      ['100,000 two-byte characters', 'é'.repeat(100_000)],
+    ])('refuses a prompt of %s, naming the limit', async (what, prompt) => {
+      const response = await submit({ agent: 'lines', prompt });
+      expectProblem(response, 400, 'validation_failed', what);
+      expect(response.json.detail, what).toContain('100000 bytes');
     });
 
     it('accepts a prompt of exactly 100,000 characters', async () => {
@@ -147,12 +158,66 @@ describe('validation', () => {
       await waitForStatus(server, token, response.json.id, ['succeeded']);
     });
 
+    // 100,000 bytes of one-, two-, three- and four-byte characters, with line breaks and tabs:
+    // the largest prompt reaches the agent whole in its argv, its environment and its stdin.
+    it('gives the largest prompt, in multi-byte characters, to the agent in argv, AUTOCODE_PROMPT and stdin', async () => {
+      const prompt = 'é€😀\n'.repeat(9_999) + 'x\r\n\tyzé' + 'zz';
+      expect(Buffer.byteLength(prompt)).toBe(100_000);
+      const response = await submit({ agent: 'echo', prompt });
+      expect(response.status, response.text.slice(0, 500)).toBe(202);
+      accepted.push(response.json.id);
+      const run = await waitForStatus(server, token, response.json.id, ['succeeded', 'failed']);
+      expect(run.status, JSON.stringify(run.error)).toBe('succeeded');
+      const events = await server.request('GET', `/api/v1/runs/${response.json.id}/events?limit=1000`, { token });
+      // The report is one line, cut into several stdout events by the server's line limit.
+      const report = JSON.parse(events.json.items.filter((event: { type: string }) => event.type === 'stdout').map((event: { data: { line: string } }) => event.data.line).join(''));
+      expect(report.argv[0] === `--prompt=${prompt}`, 'argv').toBe(true);
+      expect(report.env.AUTOCODE_PROMPT === prompt, 'AUTOCODE_PROMPT').toBe(true);
+      expect(report.stdin === prompt, 'stdin').toBe(true);
+    });
+
     it('created only the accepted runs', async () => {
-      expect(accepted).toHaveLength(2);
+      expect(accepted).toHaveLength(3);
       const list = await server.request('GET', '/api/v1/runs?limit=100', { token });
       expect(list.status).toBe(200);
       expect(list.json.nextCursor).toBeNull();
       expect(list.json.items.map((run: { id: string }) => run.id).sort()).toEqual([...accepted].sort());
+    });
+  });
+
+  describe('deeply nested JSON', () => {
+    let token: string;
+
+    beforeAll(() => {
+      token = server.token('nester');
+    });
+
+    const nested = (levels: number, leaf: string): string => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
+
+    it('refuses 10,000 levels in metadata and 100,000 nested arrays with validation_failed', async () => {
+      const inMetadata = `{"agent":"lines","prompt":"x","metadata":${nested(10_000, '1')}}`;
+      const arrays = '['.repeat(100_000) + ']'.repeat(100_000);
+      for (const [what, body] of [['metadata', inMetadata], ['arrays', arrays]]) {
+        const response = await server.request('POST', '/api/v1/runs', { token, body, headers: { 'content-type': 'application/json' } });
+        expectProblem(response, 400, 'validation_failed', `deep ${what}`);
+        expect(response.json.detail, what).toContain('32 levels');
+      }
+    });
+
+    it('counts brackets inside strings as text, not as nesting', async () => {
+      const body = JSON.stringify({ agent: 'lines', prompt: '['.repeat(1000) + '\\"{'.repeat(100) });
+      const response = await server.request('POST', '/api/v1/runs', { token, body, headers: { 'content-type': 'application/json' } });
+      expect(response.status, response.text).toBe(202);
+      await waitForStatus(server, token, response.json.id, ['succeeded']);
+    });
+
+    it('accepts a body nested 32 levels deep and refuses 33', async () => {
+      // The body is one level, metadata a second: 30 more inside it make 32.
+      const at = (levels: number): string => `{"agent":"lines","prompt":"x","metadata":${nested(levels - 1, '1')}}`;
+      const deepest = await server.request('POST', '/api/v1/runs', { token, body: at(32), headers: { 'content-type': 'application/json' } });
+      expect(deepest.status, deepest.text).toBe(202);
+      await waitForStatus(server, token, deepest.json.id, ['succeeded']);
+      expectProblem(await server.request('POST', '/api/v1/runs', { token, body: at(33), headers: { 'content-type': 'application/json' } }), 400, 'validation_failed', '33 levels');
     });
   });
 
@@ -308,6 +373,27 @@ describe('validation', () => {
         const active = await server.request('GET', '/api/v1/runs?status=running', { token });
         return active.json.items.length === 0;
       });
+    });
+  });
+
+  // A profile can still ask for more than the kernel passes: 80 copies of a 100,000-byte prompt are
+  // 8 MB of argv, over Linux's limit whatever the stack size. The run fails with a reason, not internal_error.
+  describe('a command whose argv the system cannot take', () => {
+    let repeating: TestServer;
+
+    beforeAll(async () => {
+      repeating = await startTestServer({ agents: { lines: FIXTURE_AGENTS.lines!, repeat: fixtureProfile('echo-input.mjs', Array<string>(80).fill('{prompt}')) } });
+    });
+    afterAll(async () => disposeTestServer(repeating));
+
+    it('fails the run with agent_not_started naming E2BIG', async () => {
+      const token = repeating.token('repeater');
+      const response = await repeating.request('POST', '/api/v1/runs', { token, body: { agent: 'repeat', prompt: 'é'.repeat(50_000) } });
+      expect(response.status, response.text.slice(0, 500)).toBe(202);
+      const run = await waitForStatus(repeating, token, response.json.id, ['succeeded', 'failed']);
+      expect(run.status).toBe('failed');
+      expect(run.error.code, run.error.message).toBe('agent_not_started');
+      expect(run.error.message).toContain('E2BIG');
     });
   });
 

@@ -5,6 +5,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { ProblemError } from '../common/problem.js';
+import { hasForbiddenControl } from '../common/text-input.js';
 import { uuidv7 } from '../common/uuid7.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -15,7 +16,7 @@ import { SpecsService } from '../workspace/specs.service.js';
 import { WorkspacesService } from '../workspace/workspaces.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { DispatcherService } from './dispatcher.service.js';
-import { MAX_METADATA_BYTES, MAX_PROMPT_CHARS, SubmitRunDto } from './dto/submit-run.dto.js';
+import { MAX_METADATA_BYTES, MAX_PROMPT_BYTES, SubmitRunDto } from './dto/submit-run.dto.js';
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue } from './run-queue.js';
@@ -148,8 +149,12 @@ export class RunsService {
     if (request.prompt !== undefined) throw new ProblemError('validation_failed', "send either a prompt or a specId: a spec's spec.md is the prompt");
     if (request.workspace === undefined) throw new ProblemError('validation_failed', 'specId needs the workspace that holds the spec');
     const spec = await this.specs.read(userId, request.workspace, request.specId);
-    if (spec.content.length > MAX_PROMPT_CHARS) {
-      throw new ProblemError('validation_failed', `spec "${request.specId}" is longer than a prompt may be (${MAX_PROMPT_CHARS} characters)`);
+    // spec.md may have been written by an agent since it was added, so it is checked as a sent prompt would be.
+    if (Buffer.byteLength(spec.content, 'utf8') > MAX_PROMPT_BYTES) {
+      throw new ProblemError('validation_failed', `spec "${request.specId}" is longer than a prompt may be (${MAX_PROMPT_BYTES} bytes of UTF-8)`);
+    }
+    if (hasForbiddenControl(spec.content, true)) {
+      throw new ProblemError('validation_failed', `spec "${request.specId}" contains control characters other than tab, line feed and carriage return`);
     }
     return spec.content;
   }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { hasForbiddenControl } from '../common/text-input.js';
 import type { AppConfig } from '../config/configuration.js';
 import type { AuthUser } from './auth.decorators.js';
 
@@ -100,6 +101,10 @@ export class TokenService {
     if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > MAX_USER_ID_LENGTH) {
       throw new InvalidTokenError(`token sub must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);
     }
+    // The user id is stored, logged and part of paths: a control character in it breaks all three.
+    if (hasForbiddenControl(claims.sub, false)) {
+      throw new InvalidTokenError('token sub must not contain control characters');
+    }
     const user: AuthUser = { id: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { user, expiresAt: claims.exp * 1000 });
@@ -110,6 +115,9 @@ export class TokenService {
   create(userId: string, options: { admin: boolean; ttlSeconds: number }): string {
     if (userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
       throw new Error(`a user id is 1 to ${MAX_USER_ID_LENGTH} characters`);
+    }
+    if (hasForbiddenControl(userId, false)) {
+      throw new Error('a user id must not contain control characters');
     }
     if (this.algorithm !== 'HS256') {
       throw new Error('this server verifies tokens with JWT_PUBLIC_KEY; sign tokens with the matching private key instead');

@@ -7,6 +7,8 @@ import type { ProblemDocument } from './problem.view.js';
  */
 export const PROBLEM_STATUS = {
   validation_failed: HttpStatus.BAD_REQUEST,
+  // The request could not be read as HTTP, or its URL could not be decoded.
+  bad_request: HttpStatus.BAD_REQUEST,
   unknown_agent: HttpStatus.BAD_REQUEST,
   timeout_exceeds_quota: HttpStatus.BAD_REQUEST,
   unauthorized: HttpStatus.UNAUTHORIZED,
@@ -25,15 +27,19 @@ export const PROBLEM_STATUS = {
   spec_not_found: HttpStatus.NOT_FOUND,
   method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
   not_acceptable: HttpStatus.NOT_ACCEPTABLE,
+  request_timeout: HttpStatus.REQUEST_TIMEOUT,
   payload_too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+  uri_too_long: HttpStatus.URI_TOO_LONG,
   unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   daily_limit: HttpStatus.TOO_MANY_REQUESTS,
   queue_full: HttpStatus.TOO_MANY_REQUESTS,
   concurrency_limit: HttpStatus.TOO_MANY_REQUESTS,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  // Nest's HttpStatus has no 431.
+  headers_too_large: 431,
   internal_error: HttpStatus.INTERNAL_SERVER_ERROR,
   shutting_down: HttpStatus.SERVICE_UNAVAILABLE,
-} as const satisfies Record<string, HttpStatus>;
+} as const satisfies Record<string, HttpStatus | 431>;
 
 export type ProblemCode = keyof typeof PROBLEM_STATUS;
 
@@ -69,12 +75,14 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

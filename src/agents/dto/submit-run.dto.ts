@@ -1,6 +1,12 @@
 import { IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 
-export const MAX_PROMPT_CHARS = 100_000;
+/**
+ * A prompt's largest size in UTF-8. An agent may get it as one argv element and in
+ * AUTOCODE_PROMPT at once: Linux allows 128 KiB per string (MAX_ARG_STRLEN) and
+ * about 2 MB for argv and the environment together, which this leaves room under.
+ */
+export const MAX_PROMPT_BYTES = 100_000;
 export const MAX_METADATA_BYTES = 8 * 1024;
 
 /** Body of `POST /api/v1/runs`. */
@@ -8,7 +14,9 @@ export class SubmitRunDto {
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'agent must be a profile name' })
   agent?: string;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(MAX_PROMPT_CHARS)
+  /** What the agent is to do: at most 100,000 bytes of UTF-8, not only whitespace; tab, LF and CR are its only control characters. */
+  @IsOptional() @IsString() @MultiLineText() @Matches(/\S/, { message: 'prompt must not be empty or only whitespace' })
+  @MaxUtf8Bytes(MAX_PROMPT_BYTES)
   prompt?: string;
 
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'specId must be a spec folder name' })
@@ -23,6 +31,6 @@ export class SubmitRunDto {
   @IsOptional() @IsInt() @Min(1) @Max(7 * 24 * 3600)
   timeoutSeconds?: number;
 
-  @IsOptional() @IsObject()
+  @IsOptional() @IsObject() @MultiLineText()
   metadata?: Record<string, unknown>;
 }

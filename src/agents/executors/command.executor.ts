@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
 import { findExecutable } from '../../sandbox/bwrap.js';
-import { SandboxService } from '../../sandbox/sandbox.service.js';
+import { SandboxService, type StartedAgent } from '../../sandbox/sandbox.service.js';
 import type { CommandProfile } from '../agent-profiles.js';
 import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
 import { LineSplitter } from './line-splitter.js';
@@ -10,6 +10,8 @@ import { processStartTime, terminateGroup } from './process-group.js';
 
 /** Variables of the server's own environment an agent may see. Nothing else passes unless a profile names it. */
 const BASE_ENV_ALLOWLIST = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'NODE_EXTRA_CA_CERTS'];
+
+const E2BIG_HINT = 'its arguments and environment are larger than the system allows (the prompt is in each {prompt} of the command and in AUTOCODE_PROMPT)';
 
 /** How long to wait for stdout/stderr to close once the agent's process group is gone. */
 export const DRAIN_TIMEOUT_MS = 2_000;
@@ -54,18 +56,27 @@ export class CommandExecutor extends Executor<CommandProfile> {
     const env = agentEnvironment(request);
     // Found before it is started: behind prlimit or bubblewrap, a missing program would only be an exit status.
     if (!findExecutable(program!, env.PATH)) return notStarted({ code: 'agent_not_started', message: `${program}: ENOENT` });
-    const started = this.sandbox.start({
-      runId: request.runId,
-      program: program!,
-      args,
-      templateArgs: request.profile.command.slice(1),
-      cwd: request.cwd,
-      home: request.home,
-      env,
-      profile: request.profile,
-      limits: request.limits,
-      readOnly: request.readOnly,
-    });
+    let started: StartedAgent;
+    try {
+      started = this.sandbox.start({
+        runId: request.runId,
+        program: program!,
+        args,
+        templateArgs: request.profile.command.slice(1),
+        cwd: request.cwd,
+        home: request.home,
+        env,
+        profile: request.profile,
+        limits: request.limits,
+        readOnly: request.readOnly,
+      });
+    } catch (error) {
+      // spawn() throws at once, rather than emitting 'error', for failures such as E2BIG: argv and
+      // environment over the kernel's limits, as a template naming {prompt} many times can make them.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined) throw error;
+      return notStarted({ code: 'agent_not_started', message: code === 'E2BIG' ? `${program}: E2BIG: ${E2BIG_HINT}` : `${program}: ${code}` });
+    }
     const { child } = started;
     // Listen before any await: a fast agent can exit before the next tick, and Node discards the
     // unread output of a child that has exited.

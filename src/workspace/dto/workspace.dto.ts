@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { MAX_PROMPT_CHARS } from '../../agents/dto/submit-run.dto.js';
+import { MAX_PROMPT_BYTES } from '../../agents/dto/submit-run.dto.js';
+import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 import { SPEC_ID } from '../specs.service.js';
 import { WORKSPACE_NAME } from '../workspaces.service.js';
 
@@ -41,7 +42,10 @@ export class CreateSpecDto {
   @IsString() @MinLength(1) @MaxLength(200) @Matches(/^[^\r\n]*\S[^\r\n]*$/, { message: 'title must be one non-empty line' })
   title: string;
 
-  // The spec becomes a run's prompt, so it fits in one, heading included.
-  @IsString() @MinLength(1) @MaxLength(MAX_PROMPT_CHARS - 256)
+  /**
+   * The spec's text: at most 98,976 bytes of UTF-8, so that spec.md, its heading of up to 600 bytes included,
+   * fits in a prompt; tab, LF and CR are its only control characters.
+   */
+  @IsString() @MultiLineText() @MinLength(1) @MaxUtf8Bytes(MAX_PROMPT_BYTES - 1024)
   body: string;
 }
