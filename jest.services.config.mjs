@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace, health and idempotency scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health, idempotency and webhook scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -10,6 +10,7 @@ export default {
     '<rootDir>/test/workspaces.e2e-spec.ts',
     '<rootDir>/test/health.e2e-spec.ts',
     '<rootDir>/test/idempotency.e2e-spec.ts',
+    '<rootDir>/test/webhooks.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],
