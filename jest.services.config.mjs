@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace, health, idempotency and control-character scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character and webhook scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -11,6 +11,7 @@ export default {
     '<rootDir>/test/health.e2e-spec.ts',
     '<rootDir>/test/idempotency.e2e-spec.ts',
     '<rootDir>/test/control-characters.e2e-spec.ts',
+    '<rootDir>/test/webhooks.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],

@@ -14,6 +14,7 @@ import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { QuotaModule } from './quota/quota.module.js';
 import { WorkspaceHttpModule, WorkspaceModule } from './workspace/workspace.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 export interface AppOptions {
   /** Time source for date-dependent decisions; the system clock unless a test injects one. */
@@ -39,6 +40,7 @@ export class AppModule {
         ...(servesApi ? [WorkspaceHttpModule] : []),
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
+        WebhooksModule.forRoot({ http: servesApi, deliver: true }),
         HealthModule,
         MetricsModule,
         DaemonModule,

@@ -9,6 +9,7 @@ import { TIER_RESOURCES } from '../quota/tiers.js';
 import { combineLimits } from '../sandbox/resource-limits.js';
 import { SandboxService } from '../sandbox/sandbox.service.js';
 import { WorkspaceService } from '../workspace/workspace.service.js';
+import { WebhooksService } from '../webhooks/webhooks.service.js';
 import { WorktreesService } from '../workspace/worktrees.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
 import { RUNS_AGENTS } from './agents.tokens.js';
@@ -18,7 +19,7 @@ import { processStartTime, signalGroup, terminateGroups } from './executors/proc
 import { RunEventsService } from './run-events.service.js';
 import { RunQueue, type QueuedRun } from './run-queue.js';
 import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
-import type { RunEventView } from './run.view.js';
+import { toRunView, type RunEventView } from './run.view.js';
 
 /** How often a dispatcher looks for cancellations made by other processes and for queued runs it has not seen. */
 const TICK_MS = 1_000;
@@ -107,6 +108,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     private readonly executor: Executor,
     private readonly metrics: RunMetrics,
     private readonly sandbox: SandboxService,
+    private readonly webhooks: WebhooksService,
   ) {
     this.node = config.get('node', { infer: true });
     this.capacity = config.get('agents.maxConcurrent', { infer: true });
@@ -345,7 +347,10 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
           continue;
         }
         this.queue.remove(candidate.id);
-        if (claimed !== 'gone') this.launch(claimed.run, claimed.event, claimed.tier);
+        if (claimed !== 'gone') {
+          this.webhooks.wake();
+          this.launch(claimed.run, claimed.event, claimed.tier);
+        }
       } catch (error) {
         this.logger.error(`could not start run ${candidate.id}: ${(error as Error).message}`);
         return;
@@ -367,6 +372,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       if (!row) return 'gone';
       const run = runFromRow(row);
       const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
+      await this.webhooks.enqueue(manager, toRunView(run), startedAt);
       return { run, event, tier: limits.tier };
     });
   }
@@ -517,9 +523,13 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       if (!row) return null;
       if (Object.keys(worktree).length > 0) await manager.update(Run, { id: run.id }, worktree);
       const data = { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) };
+      const finished: Run = { ...run, ...worktree, status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, lastSeq: row.last_seq };
+      // The outbox: the run's event is delivered if and only if its final status is stored.
+      await this.webhooks.enqueue(manager, toRunView(finished), finishedAt);
       return this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt);
     });
     if (event) {
+      this.webhooks.wake();
       this.events.publish(run.id, [event]);
       this.metrics.runFinished(run.agent, ending.status, run.startedAt, finishedAt);
       this.logger.log({ runId: run.id, userId: run.userId, status: ending.status, exitCode: ending.exitCode, reason: ending.reason }, 'run finished');

@@ -12,6 +12,7 @@ import { DatabaseService } from '../database/database.service.js';
 import { IdempotencyService, type IdempotentRequest } from '../idempotency/idempotency.service.js';
 import { RunMetrics } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
+import { WebhooksService } from '../webhooks/webhooks.service.js';
 import { SpecsService } from '../workspace/specs.service.js';
 import { WorkspacesService } from '../workspace/workspaces.service.js';
 import { AgentProfilesService } from './agent-profiles.service.js';
@@ -66,6 +67,7 @@ export class RunsService {
     private readonly workspaces: WorkspacesService,
     private readonly specs: SpecsService,
     private readonly idempotency: IdempotencyService,
+    private readonly webhooks: WebhooksService,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
@@ -214,13 +216,16 @@ export class RunsService {
         const update = await manager.update(Run, { id: runId, status: 'queued' }, { status: 'cancelled', cancelRequested: true, finishedAt });
         if (update.affected) {
           const event = await this.events.appendInTransaction(manager, runId, 'status', { status: 'cancelled', reason: 'cancel_requested' }, finishedAt);
-          return { run: await manager.findOneByOrFail(Run, { id: runId }), event };
+          const cancelled = await manager.findOneByOrFail(Run, { id: runId });
+          await this.webhooks.enqueue(manager, toRunView(cancelled), finishedAt);
+          return { run: cancelled, event };
         }
       }
       await manager.update(Run, { id: runId }, { cancelRequested: true });
       return { run: await manager.findOneByOrFail(Run, { id: runId }), event: null };
     });
     if (event) {
+      this.webhooks.wake();
       this.queue.remove(runId);
       this.events.publish(runId, [event]);
       this.metrics.runFinished(run.agent, run.status, null, run.finishedAt!);

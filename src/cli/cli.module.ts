@@ -24,6 +24,7 @@ import {
   ServerStopCommand,
 } from '../daemon/commands/server.command.js';
 import { UsageErrors } from './usage-errors.js';
+import { WebhooksModule } from '../webhooks/webhooks.module.js';
 
 /**
  * The `autocode` CLI: the server's own feature modules and database, with no
@@ -44,6 +45,7 @@ export class CliModule {
         WorkspaceModule,
         QuotaModule.forRoot({ http: false }),
         AgentsModule.forRoot({ runsAgents: false, http: false }),
+        WebhooksModule.forRoot({ http: false, deliver: false }),
       ],
       providers: [
         UsageErrors,

@@ -55,6 +55,10 @@ export interface AppConfig {
     uid: number;
     gid: number;
   };
+  webhooks: {
+    /** Whether endpoints may be on this host or a private or link-local network (tests, closed networks). */
+    allowPrivateNetworks: boolean;
+  };
 }
 
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -184,5 +188,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       uid: vars.SANDBOX_UID ?? 65534,
       gid: vars.SANDBOX_GID ?? vars.SANDBOX_UID ?? 65534,
     },
+    webhooks: { allowPrivateNetworks: vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
   };
 }

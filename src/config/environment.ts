@@ -124,6 +124,9 @@ export class EnvironmentVariables {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(2 ** 32 - 2)
   SANDBOX_GID?: number;
+
+  @IsOptional() @IsBooleanString()
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS?: string;
 }
 
 export class ConfigurationError extends Error {

@@ -7,6 +7,8 @@ export const METRICS = {
   runsActive: 'autocode_runs_active',
   runsQueued: 'autocode_runs_queued',
   quotaRejections: 'autocode_quota_rejections_total',
+  webhookDeliveries: 'autocode_webhook_deliveries_total',
+  webhookLatency: 'autocode_webhook_delivery_latency_seconds',
   httpRequests: 'autocode_http_requests_total',
   httpDuration: 'autocode_http_request_duration_seconds',
   uptime: 'autocode_uptime_seconds',
