@@ -20,7 +20,8 @@ describe('structured logs', () => {
   let secret: string;
   let runId: string;
   let requestIdEcho: string | null;
-  const prompt = 'innocent\n{"level":"error","msg":"forged"}\r\u001b[31m red';
+  // Line breaks and tabs are the control characters a prompt may hold; the rest are refused at the door.
+  const prompt = 'innocent\n{"level":"error","msg":"forged"}\r\t red';
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'autocode-logs-'));

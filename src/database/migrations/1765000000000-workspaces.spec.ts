@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { dataSourceOptions } from '../data-source-options.js';
 import { InitialSchema1764000000000 } from './1764000000000-initial-schema.js';
+import { Workspaces1765000000000 } from './1765000000000-workspaces.js';
 
 // On SQLite, adding columns rebuilds the table (copy, drop, rename). A database made by the
 // first release, with runs and events in it, must come through with nothing lost.
@@ -34,7 +35,7 @@ describe('Workspaces1765000000000 on an existing SQLite database', () => {
     await before.query(`INSERT INTO run_events (run_id, seq, ts, type, data) VALUES ('run-1', 1, 't', 'status', '{}'), ('run-1', 2, 't', 'status', '{}')`);
     await before.destroy();
 
-    const after = open();
+    const after = open([InitialSchema1764000000000, Workspaces1765000000000]);
     await after.initialize();
     const applied = await after.runMigrations({ transaction: 'each' });
     expect(applied.map((migration) => migration.name)).toEqual(['Workspaces1765000000000']);
