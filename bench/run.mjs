@@ -8,14 +8,14 @@
 // --trace: dispatch also records when the server calls spawn() (bench/trace-spawn.mjs preloaded).
 // --sandbox: how the servers run agents (SANDBOX); `none` by default, so that the figures measure the server against
 // a raw spawn; `bwrap` measures what the bubblewrap sandbox adds.
-// Scenarios: submit dispatch throughput read stream startup memory (default: all of them), and `queries`
+// Scenarios: submit dispatch throughput read stream webhooks startup memory (default: all of them), and `queries`
 // (SQL statements per operation, its own table; not part of the default set).
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, createDatabase, machine, markdownTable, ROOT, startServer } from './lib.mjs';
 
-const SCENARIOS = ['submit', 'dispatch', 'throughput', 'read', 'stream', 'startup', 'memory'];
+const SCENARIOS = ['submit', 'dispatch', 'throughput', 'read', 'stream', 'webhooks', 'startup', 'memory'];
 const EXTRA = ['queries'];
 
 const { values, positionals } = parseArgs({
