@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -323,6 +324,46 @@ describe('the server process', () => {
         return detail.status === 'succeeded' ? detail : undefined;
       }, 20_000, `run ${run.id} to succeed`);
       expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Math.max(...finishedAt));
+    }
+  });
+
+  it('kill -9 with a webhook delivery pending: after restart it is sent, signed, once it is due', async () => {
+    const received: string[] = [];
+    let answer = 503;
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk));
+      req.on('end', () => {
+        received.push(`${answer} ${req.headers['webhook-id']} ${body}`);
+        res.writeHead(answer).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    try {
+      const hookEnv = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' };
+      const first = await serve(hookEnv);
+      const bearer = token('hook-user');
+      const created = await request(url, 'POST', '/api/v1/webhooks', { token: bearer, body: { url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/`, events: ['run.succeeded'] } });
+      expect(created.status, created.text).toBe(201);
+      const submitted = await request(url, 'POST', '/api/v1/runs', { token: bearer, body: { agent: 'fast', prompt: 'hook' } });
+      expect(submitted.status, submitted.text).toBe(202);
+      // The first attempt is refused; the next is 5 s (± 20 %) away when the server dies.
+      await waitFor(() => received.length === 1, 15_000, 'the first attempt');
+      first.child.kill('SIGKILL');
+      await once(first.child, 'exit');
+      answer = 204;
+      await serve(hookEnv);
+      await waitFor(() => received.length === 2, 20_000, 'the delivery after the restart');
+      const [refused, delivered] = received.map((line) => line.split(' '));
+      expect(delivered![0]).toBe('204');
+      expect(delivered![1]).toBe(refused![1]);
+      const payload = JSON.parse(received[1]!.split(' ').slice(2).join(' '));
+      expect(payload).toMatchObject({ type: 'run.succeeded', data: { run: { id: submitted.json.id, status: 'succeeded' } } });
+      const deliveries = await request(url, 'GET', `/api/v1/webhooks/${created.json.id}/deliveries`, { token: bearer });
+      expect(deliveries.json.items).toEqual([expect.objectContaining({ status: 'succeeded', attempts: 2, lastStatusCode: 204 })]);
+    } finally {
+      receiver.close();
     }
   });
 });
