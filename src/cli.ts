@@ -41,9 +41,11 @@ async function main(): Promise<void> {
   });
   loadEnvFile();
   const loaded = loadConfiguration();
-  // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
-  const config = { ...loaded, log: { ...loaded.log, level: process.env.LOG_LEVEL ? loaded.log.level : 'warn' } };
   const command = process.argv[2] ?? '';
+  // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
+  // `serve` is the server, whose log is its output: it keeps the server's level (info by default).
+  const quiet = command !== 'serve' && !process.env.LOG_LEVEL;
+  const config = quiet ? { ...loaded, log: { ...loaded.log, level: 'warn' } } : loaded;
   const app = await CommandFactory.createWithoutRunning(await commandModule(command, config), {
     cliName: 'autocode',
     bufferLogs: true,

@@ -115,12 +115,13 @@ describe('autocode db migrate and serve', () => {
     expect(cli(env, 'db', 'migrate').stdout).toBe('database is up to date\n');
   });
 
-  it('serves in the foreground and stops on SIGTERM', async () => {
+  it('serves in the foreground, logging at info without LOG_LEVEL, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'serve', '--port', String(port)], {
-      env: { PATH: process.env.PATH!, DATA_DIR: dataDir, LOG_FORMAT: 'json' },
-      stdio: 'ignore',
-    });
+    const env = { PATH: process.env.PATH!, DATA_DIR: dataDir, LOG_FORMAT: 'json' };
+    const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'serve', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
     try {
       const live = await waitFor(async () => {
         try {
@@ -130,9 +131,20 @@ describe('autocode db migrate and serve', () => {
         }
       }, 20_000, 'the server to answer');
       expect(live).toBe(true);
+      const token = cli(env, 'token', 'create', '--user', 'serve-user').stdout.trim();
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/runs`)).status).toBe(401);
+      await waitFor(() => output.includes('"statusCode":401'), 5_000, 'the request lines');
       child.kill('SIGTERM');
       const [code, signal] = await once(child, 'exit');
       expect(code === 0 || signal === 'SIGTERM').toBe(true);
+      const entries = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      expect(entries.find((entry) => /^listening on http:\/\/127\.0\.0\.1:\d+/.test(entry.msg)), output).toMatchObject({ level: 'info' });
+      const requests = entries.filter((entry) => entry.msg === 'request completed');
+      expect(requests.map((entry) => [entry.level, entry.res.statusCode]), output).toEqual([
+        ['info', 200],
+        ['info', 401],
+      ]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
