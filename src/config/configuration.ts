@@ -42,6 +42,12 @@ export interface AppConfig {
     /** Hours a finished run's worktree is kept; 0 removes it as soon as the run has ended. */
     worktreeRetentionHours: number;
   };
+  /**
+   * Values no log line may contain: the JWT secret, the passwords of
+   * `DATABASE_URL` and `REDIS_URL` (as written and decoded), and the agents'
+   * API credentials.
+   */
+  secrets: string[];
   sandbox: {
     /** `auto`: bubblewrap when it is installed and works, else none with a warning; `bwrap`: bubblewrap or refuse to start. */
     mode: SandboxMode;
@@ -58,6 +64,17 @@ export interface AppConfig {
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
 
 const SECRET_FILE = 'jwt.secret';
+
+/** A URL's password as written (percent-encoded) and decoded; none when it has none or is not a URL. */
+function urlPasswords(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The HS256 key: `JWT_SECRET` when set, else a 32-byte key generated once into
@@ -140,6 +157,12 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       repoSchemes: [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'file,https').split(',').map((scheme) => scheme.trim()))],
       worktreeRetentionHours: vars.WORKTREE_RETENTION_HOURS ?? 24,
     },
+    secrets: [
+      ...(secret ? [secret] : []),
+      ...urlPasswords(vars.DATABASE_URL),
+      ...urlPasswords(vars.REDIS_URL),
+      ...[vars.ANTHROPIC_API_KEY, vars.CLAUDE_CODE_OAUTH_TOKEN, vars.OPENAI_API_KEY].filter((value): value is string => value !== undefined),
+    ],
     sandbox: {
       mode: (vars.SANDBOX ?? 'auto') as SandboxMode,
       allowOptOut: vars.SANDBOX_ALLOW_OPT_OUT === 'true',

@@ -3,7 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { AppConfig } from '../config/configuration.js';
 import { openLogDestination, type LogDestination } from './log-destination.js';
-import { makeScrubber, urlPassword } from './redaction.js';
+import { makeScrubber } from './redaction.js';
 
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
@@ -19,7 +19,7 @@ export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 export class LoggingModule {
   static forRoot(config: AppConfig, target: 'server' | 'cli'): DynamicModule {
     const destination = openLogDestination(config, target);
-    const scrub = makeScrubber([config.auth.secret, config.database.type === 'postgres' ? urlPassword(config.database.url) : null]);
+    const scrub = makeScrubber(config.secrets);
     return {
       module: LoggingModule,
       global: true,
@@ -31,14 +31,11 @@ export class LoggingModule {
               timestamp: pino.stdTimeFunctions.isoTime,
               base: { pid: process.pid, node: config.node },
               formatters: { level: (label: string) => ({ level: label }) },
-              hooks: {
-                logMethod(args: unknown[], method) {
-                  method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg)) as Parameters<typeof method>);
-                },
-              },
+              // One pass over each finished line: secrets are caught wherever they ended up in it.
+              hooks: { streamWrite: scrub },
               redact: { paths: ['req.headers', 'res.headers', '*.authorization', '*.token', '*.password', '*.secret'], censor: '[redacted]' },
               serializers: {
-                req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: scrub(request.url.split('?')[0] ?? '') }),
+                req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: request.url.split('?')[0] ?? '' }),
                 res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
               },
             },
