@@ -15,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { before as swaggerPlugin } from '@nestjs/swagger/plugin';
 import * as esbuild from 'esbuild';
 import ts from 'typescript';
+import { writeStamp } from './build-stamp.mjs';
+
+const startedAt = Date.now();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const configFile = ts.findConfigFile(root, ts.sys.fileExists, 'tsconfig.build.json');
@@ -139,3 +142,5 @@ if (unchecked.length > 0) {
   process.stderr.write(`build: import() of CommonJS modules in the bundle, which would see only their default export:\n  ${unchecked.join('\n  ')}\n`);
   process.exit(1);
 }
+
+writeStamp(root, startedAt);

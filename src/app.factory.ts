@@ -1,5 +1,5 @@
 import { NestFactory } from '@nestjs/core';
-import { Logger, PinoLogger } from 'nestjs-pino';
+import { PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -8,6 +8,7 @@ import { answerClientError, answerFrameworkError, refuseRequestsWhileClosing } f
 import { useDepthLimitedJsonParser } from './common/json-body.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
+import { bootstrapLogger, NestLogger } from './logging/logging.module.js';
 import { registerRequestLogging } from './logging/request-logging.js';
 import { serveOpenApi } from './openapi.js';
 
@@ -46,12 +47,16 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     void reply.header('x-request-id', request.id);
     done();
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
-    bufferLogs: true,
+  const module = AppModule.forRoot(config, options);
+  // The JSON logger from the first line on (not buffered behind Nest's console logger), so that
+  // what happens before the application exists, such as the database's connection attempts, is
+  // logged as it happens and in the same form.
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    logger: bootstrapLogger(),
     abortOnError: false,
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(NestLogger));
   registerRequestLogging(adapter.getInstance(), await app.resolve(PinoLogger));
   serveOpenApi(app);
   await app.get(DatabaseService).runMigrations();

@@ -2,11 +2,11 @@
 import 'reflect-metadata';
 import type { CommanderError } from 'commander';
 import { CommandFactory } from 'nest-commander';
-import { Logger } from 'nestjs-pino';
 import type { DynamicModule, INestApplicationContext } from '@nestjs/common';
 import { CliError } from './cli/output.js';
 import { UsageErrors } from './cli/usage-errors.js';
 import { loadConfiguration, type AppConfig } from './config/configuration.js';
+import { bootstrapLogger, NestLogger } from './logging/logging.module.js';
 import { exitWithStartupError, loadEnvFile } from './startup.js';
 
 /** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */
@@ -41,12 +41,16 @@ async function main(): Promise<void> {
   });
   loadEnvFile();
   const loaded = loadConfiguration();
-  // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
-  const config = { ...loaded, log: { ...loaded.log, level: process.env.LOG_LEVEL ? loaded.log.level : 'warn' } };
   const command = process.argv[2] ?? '';
-  const app = await CommandFactory.createWithoutRunning(await commandModule(command, config), {
+  // The CLI's own output is on stdout; its log (stderr) says only what went wrong unless asked for more.
+  // `serve` is the server, whose log is its output: it keeps the server's level (info by default).
+  const quiet = command !== 'serve' && !process.env.LOG_LEVEL;
+  const config = quiet ? { ...loaded, log: { ...loaded.log, level: 'warn' } } : loaded;
+  const module = await commandModule(command, config);
+  const app = await CommandFactory.createWithoutRunning(module, {
     cliName: 'autocode',
-    bufferLogs: true,
+    // The JSON logger from the start, also for what Nest logs before the context exists (see createApp).
+    logger: bootstrapLogger(),
     enablePositionalOptions: true,
     serviceErrorHandler: (error) => fail(error),
   });
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     const benign = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version';
     process.exit(benign ? 0 : EXIT_USAGE);
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(NestLogger));
   if (!COMMANDS_WITHOUT_SCHEMA.has(command) && (await schemaIsBehind(app))) {
     throw new CliError('the database schema is not current: run `autocode db migrate` (the server also applies it when it starts)');
   }

@@ -36,6 +36,13 @@ export async function startServer(config: AppConfig): Promise<NestFastifyApplica
     releaseState();
     releasePidFile();
   });
-  new Logger('Server').log(`listening on http://${config.http.host}:${port} (role ${config.role}, data ${config.dataDir})`);
+  new Logger('Server').log(startSummary(`http://${config.http.host}:${port}`, config));
   return app;
+}
+
+/** The one line a person starting the server reads: where it is, where its data is, and what to do next. */
+function startSummary(url: string, config: AppConfig): string {
+  const where = `listening on ${url} (role ${config.role}), data in ${config.dataDir}`;
+  if (config.role === 'worker') return `${where}; a worker serves no API`;
+  return `${where}, docs at ${url}/api/docs; next: create a token with \`npx autocode token create --user <name>\``;
 }

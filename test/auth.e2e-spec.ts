@@ -106,6 +106,17 @@ describe('authentication', () => {
     expectUnauthorized(await withToken(hmacToken(HS256, { sub: 'alice', iat: now() - 7200, exp: now() - 3600 }, secret)));
   });
 
+  it('refuses a token issued (iat) or valid from (nbf) more than 60 s ahead, and allows 30 s of clock skew', async () => {
+    const ahead = (claim: 'iat' | 'nbf', seconds: number): string =>
+      hmacToken(HS256, { sub: `skew-${claim}-${seconds}`, [claim]: now() + seconds, exp: now() + 3600 }, secret);
+    expectUnauthorized(await withToken(ahead('iat', 120)));
+    expectUnauthorized(await withToken(ahead('nbf', 120)));
+    const iat30 = await withToken(ahead('iat', 30));
+    expect(iat30.status, iat30.text).toBe(200);
+    const nbf30 = await withToken(ahead('nbf', 30));
+    expect(nbf30.status, nbf30.text).toBe(200);
+  });
+
   it('refuses an unsigned token (alg: none)', async () => {
     const header = b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }));
     const payload = b64url(JSON.stringify({ sub: 'alice', iat: now(), exp: now() + 600 }));

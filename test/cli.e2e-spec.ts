@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
@@ -115,12 +115,13 @@ describe('autocode db migrate and serve', () => {
     expect(cli(env, 'db', 'migrate').stdout).toBe('database is up to date\n');
   });
 
-  it('serves in the foreground and stops on SIGTERM', async () => {
+  it('serves in the foreground, logging at info without LOG_LEVEL, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'serve', '--port', String(port)], {
-      env: { PATH: process.env.PATH!, DATA_DIR: dataDir, LOG_FORMAT: 'json' },
-      stdio: 'ignore',
-    });
+    const env = { PATH: process.env.PATH!, DATA_DIR: dataDir, LOG_FORMAT: 'json' };
+    const child = spawn(process.execPath, [join(DIST, 'cli.js'), 'serve', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
     try {
       const live = await waitFor(async () => {
         try {
@@ -130,9 +131,20 @@ describe('autocode db migrate and serve', () => {
         }
       }, 20_000, 'the server to answer');
       expect(live).toBe(true);
+      const token = cli(env, 'token', 'create', '--user', 'serve-user').stdout.trim();
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/runs`)).status).toBe(401);
+      await waitFor(() => output.includes('"statusCode":401'), 5_000, 'the request lines');
       child.kill('SIGTERM');
       const [code, signal] = await once(child, 'exit');
       expect(code === 0 || signal === 'SIGTERM').toBe(true);
+      const entries = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      expect(entries.find((entry) => /^listening on http:\/\/127\.0\.0\.1:\d+/.test(entry.msg)), output).toMatchObject({ level: 'info' });
+      const requests = entries.filter((entry) => entry.msg === 'request completed');
+      expect(requests.map((entry) => [entry.level, entry.res.statusCode]), output).toEqual([
+        ['info', 200],
+        ['info', 401],
+      ]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
@@ -204,5 +216,54 @@ describe('startup refusals', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/agents\.broken\.command must be a non-empty list/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('start-up failures of the server process', () => {
+  const ENTRIES: [string, string[]][] = [
+    ['dist/main.js', [join(DIST, 'main.js')]],
+    ['dist/cli.js serve', [join(DIST, 'cli.js'), 'serve']],
+  ];
+
+  function start(args: string[], env: Record<string, string>, timeoutMs: number): { status: number | null; stdout: string; stderr: string; seconds: number } {
+    const startedAt = Date.now();
+    // SIGKILL at the timeout: a process that hangs or, wrongly, starts serving must not outlive the test.
+    const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH!, PORT: '0', ...env }, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, seconds: (Date.now() - startedAt) / 1000 };
+  }
+
+  describe.each(ENTRIES)('%s', (_name, args) => {
+    it.each(['/proc/autocode-test', '/sys/autocode-test', `/dev/autocode-test-${process.pid}`])('refuses DATA_DIR=%s at once, with one line', (dataDir) => {
+      try {
+        // Node's recursive mkdir spins for ever inside /proc: the timeout is what a hang runs into.
+        const result = start(args, { DATA_DIR: dataDir }, 20_000);
+        expect(result.status, `${result.stdout}${result.stderr}`).toBe(1);
+        expect(result.stderr).toMatch(/^autocode: Invalid configuration: DATA_DIR \S+ is inside \/(proc|sys|dev), a kernel file system\n$/);
+        expect(result.stdout).toBe('');
+        expect(existsSync(dataDir)).toBe(false);
+      } finally {
+        if (dataDir.startsWith('/dev/')) rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    it('gives up on an unreachable DATABASE_URL within seconds, logging JSON lines, then one line', () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'autocode-nodb-'));
+      try {
+        const result = start(args, { DATA_DIR: dataDir, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x', LOG_FORMAT: 'json' }, 60_000);
+        const all = `${result.stdout}${result.stderr}`;
+        expect(result.status, all).toBe(1);
+        expect(result.seconds, all).toBeLessThan(30);
+        expect(all).not.toContain('\u001b');
+        const lines = all.split('\n').filter((line) => line.length > 0);
+        expect(lines.length, all).toBeLessThanOrEqual(12);
+        const plain = lines.filter((line) => !line.startsWith('{'));
+        expect(plain).toEqual(['autocode: connect ECONNREFUSED 127.0.0.1:1']);
+        expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('autocode: connect ECONNREFUSED 127.0.0.1:1');
+        const entries = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+        expect(entries.filter((entry) => /Unable to connect to the database/.test(entry.err?.message ?? entry.msg)).length, all).toBeGreaterThan(0);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -22,12 +22,16 @@ describe('structured logs', () => {
   let requestIdEcho: string | null;
   // Line breaks and tabs are the control characters a prompt may hold; the rest are refused at the door.
   const prompt = 'innocent\n{"level":"error","msg":"forged"}\r\t red';
+  const apiKey = `sk-ant-api03-${randomBytes(24).toString('base64url')}`;
+  const redisPassword = `redis-${randomBytes(12).toString('hex')}`;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'autocode-logs-'));
     database = await createTestDatabase();
     secret = randomBytes(32).toString('base64url');
     const env = { ...environment(dataDir, database, FIXTURE_AGENTS), JWT_SECRET: secret, LOG_LEVEL: 'debug', LOG_FORMAT: 'json' };
+    // Configured secrets the server holds besides its JWT key (Redis is not used yet, but its URL is configuration).
+    Object.assign(env, { ANTHROPIC_API_KEY: apiKey, REDIS_URL: `redis://:${redisPassword}@127.0.0.1:1` });
     token = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'token', 'create', '--user', 'log-user'], { env, encoding: 'utf8' }).stdout.trim();
     expect(token).toMatch(/^eyJ/);
     const server = await startBuiltServer(env);
@@ -43,6 +47,14 @@ describe('structured logs', () => {
     runId = submitted.json.id;
     await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, runId, ['succeeded']);
     await request(url, 'GET', `/api/v1/runs/${runId}`, { token });
+    // The secrets in a prompt (logged whole at debug), in a quoted string and in a request path.
+    const leaky = await request(url, 'POST', '/api/v1/runs', {
+      token,
+      body: { agent: 'fast', prompt: `key ${secret}, "${apiKey}" and redis ${redisPassword}` },
+    });
+    expect(leaky.status, leaky.text).toBe(202);
+    await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, leaky.json.id, ['succeeded']);
+    await request(url, 'GET', `/api/v1/runs/${apiKey}`, { token });
     // An SSE stream (of a finished run: the replay, then the server closes it).
     await request(url, 'GET', `/api/v1/runs/${runId}/events`, { token });
     await request(url, 'GET', '/api/v1/runs', { headers: { authorization: `Bearer ${token}x` } });
@@ -68,11 +80,15 @@ describe('structured logs', () => {
     }
   });
 
-  it('never writes the token or the secret', () => {
+  it('never writes the token or a configured secret, even where a prompt or a path carries it', () => {
     const all = lines.join('\n');
     expect(all).not.toContain(token);
     expect(all).not.toContain(token.split('.')[2]);
     expect(all).not.toContain(secret);
+    expect(all).not.toContain(apiKey);
+    expect(all).not.toContain(redisPassword);
+    const prompts = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'run prompt');
+    expect(prompts[1]?.prompt, all).toBe('key [redacted], "[redacted]" and redis [redacted]');
     expect(all.toLowerCase()).not.toContain('authorization');
   });
 

@@ -42,7 +42,7 @@ export class AuthGuard implements CanActivate {
       user = await this.tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) {
-        throw new ProblemError('unauthorized', 'the bearer token is invalid or expired', {
+        throw new ProblemError('unauthorized', 'the bearer token is invalid, expired or not yet valid', {
           headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
         });
       }

@@ -7,6 +7,12 @@ import type { AppConfig } from '../config/configuration.js';
 import type { AuthUser } from './auth.decorators.js';
 
 export const MAX_USER_ID_LENGTH = 128;
+/**
+ * How far ahead of this server's clock a token's `iat` or `nbf` may be: the
+ * issuer's clock may run a little fast, but a token dated further ahead was
+ * made to outlive its apparent lifetime or is not meant to be used yet.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
 /** Verified tokens remembered at most (oldest forgotten first). */
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -15,6 +21,8 @@ type Algorithm = 'HS256' | 'RS256' | 'ES256';
 interface Claims {
   sub?: unknown;
   exp?: unknown;
+  iat?: unknown;
+  nbf?: unknown;
   role?: unknown;
 }
 
@@ -89,6 +97,8 @@ export class TokenService {
         secret: this.algorithm === 'HS256' ? key : undefined,
         publicKey: this.algorithm === 'HS256' ? undefined : key,
         algorithms: [this.algorithm],
+        // `nbf` is checked below with the same skew as `iat` (jsonwebtoken's tolerance would stretch `exp` too).
+        ignoreNotBefore: true,
         ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
         ...(this.auth.audience ? { audience: this.auth.audience } : {}),
       });
@@ -97,6 +107,13 @@ export class TokenService {
     }
     if (typeof claims.exp !== 'number') {
       throw new InvalidTokenError('token has no exp claim');
+    }
+    const latestStart = Date.now() / 1000 + CLOCK_SKEW_SECONDS;
+    for (const claim of ['iat', 'nbf'] as const) {
+      const value = claims[claim];
+      if (value === undefined) continue;
+      if (typeof value !== 'number') throw new InvalidTokenError(`token ${claim} is not a number`);
+      if (value > latestStart) throw new InvalidTokenError(`token ${claim} is more than ${CLOCK_SKEW_SECONDS} s in the future`);
     }
     if (typeof claims.sub !== 'string' || claims.sub.length === 0 || claims.sub.length > MAX_USER_ID_LENGTH) {
       throw new InvalidTokenError(`token sub must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigurationError, validateEnvironment } from './environment.js';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -44,6 +44,12 @@ export interface AppConfig {
     /** Hours a finished run's worktree is kept; 0 removes it as soon as the run has ended. */
     worktreeRetentionHours: number;
   };
+  /**
+   * Values no log line may contain: the JWT secret, the passwords of
+   * `DATABASE_URL` and `REDIS_URL` (as written and decoded), and the agents'
+   * API credentials.
+   */
+  secrets: string[];
   sandbox: {
     /** `auto`: bubblewrap when it is installed and works, else none with a warning; `bwrap`: bubblewrap or refuse to start. */
     mode: SandboxMode;
@@ -64,6 +70,51 @@ export interface AppConfig {
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
 
 const SECRET_FILE = 'jwt.secret';
+
+/** Kernel file systems: no server state belongs there, and Node's recursive mkdir loops forever inside /proc. */
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
+
+/**
+ * Creates DATA_DIR (mode 0700) unless it exists, refusing a place that cannot
+ * hold it. The missing directories are made one level at a time, so a
+ * directory that cannot be made fails at once instead of being retried.
+ */
+function createDataDir(dataDir: string): void {
+  const missing: string[] = [];
+  let existing = dataDir;
+  while (!existsSync(existing)) {
+    missing.unshift(existing);
+    existing = dirname(existing);
+  }
+  // Where the directory would really be, through any symlink on the way.
+  const real = realpathSync(existing);
+  const kernel = KERNEL_FILE_SYSTEMS.find((root) => real === root || real.startsWith(`${root}/`));
+  if (kernel) throw new ConfigurationError(`Invalid configuration: DATA_DIR ${dataDir} is inside ${kernel}, a kernel file system`);
+  try {
+    for (const directory of missing) {
+      try {
+        mkdirSync(directory, { mode: 0o700 });
+      } catch (error) {
+        // Another process (the CLI beside the server) may have made it meanwhile.
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    if (!statSync(dataDir).isDirectory()) throw new Error('it is not a directory');
+  } catch (error) {
+    throw new ConfigurationError(`Invalid configuration: DATA_DIR ${dataDir} cannot be created: ${(error as Error).message}`);
+  }
+}
+
+/** A URL's password as written (percent-encoded) and decoded; none when it has none or is not a URL. */
+function urlPasswords(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The HS256 key: `JWT_SECRET` when set, else a 32-byte key generated once into
@@ -132,11 +183,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
     throw new ConfigurationError('Invalid configuration: JWT_SECRET must be at least 32 bytes');
   }
   const dataDir = resolve(vars.DATA_DIR ?? './data');
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new ConfigurationError(`Invalid configuration: DATA_DIR ${dataDir} cannot be created: ${(error as Error).message}`);
-  }
+  createDataDir(dataDir);
   const publicKey = vars.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n') ?? null;
   const secret = vars.JWT_SECRET ?? (publicKey ? null : loadOrCreateSecret(dataDir));
   const prettyDefault = process.stdout.isTTY === true;
@@ -180,6 +227,12 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       fileRoots: fileRoots(vars.WORKSPACE_FILE_ROOTS, repoSchemes, dataDir),
       worktreeRetentionHours: vars.WORKTREE_RETENTION_HOURS ?? 24,
     },
+    secrets: [
+      ...(secret ? [secret] : []),
+      ...urlPasswords(vars.DATABASE_URL),
+      ...urlPasswords(vars.REDIS_URL),
+      ...[vars.ANTHROPIC_API_KEY, vars.CLAUDE_CODE_OAUTH_TOKEN, vars.OPENAI_API_KEY].filter((value): value is string => value !== undefined),
+    ],
     sandbox: {
       mode: (vars.SANDBOX ?? 'auto') as SandboxMode,
       allowOptOut: vars.SANDBOX_ALLOW_OPT_OUT === 'true',

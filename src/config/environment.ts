@@ -110,6 +110,22 @@ export class EnvironmentVariables {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(24 * 365)
   WORKTREE_RETENTION_HOURS?: number;
 
+  @IsOptional() @IsString() @MinLength(1)
+  REDIS_URL?: string;
+
+  // The agents' credentials: read by the executors from the environment, and kept out of the log.
+  @IsOptional() @IsString() @MinLength(1)
+  ANTHROPIC_API_KEY?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  CLAUDE_CODE_OAUTH_TOKEN?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  ANTHROPIC_BASE_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  OPENAI_API_KEY?: string;
+
   @IsOptional() @IsIn(['auto', 'bwrap', 'none'])
   SANDBOX?: string;
 

@@ -109,7 +109,7 @@ export class HealthController {
       const user = await this.tokens.verify(token);
       if (user.role !== 'admin') throw new ProblemError('forbidden', 'the detailed health report needs an admin token');
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw new ProblemError('unauthorized', 'the bearer token is invalid or expired');
+      if (error instanceof InvalidTokenError) throw new ProblemError('unauthorized', 'the bearer token is invalid, expired or not yet valid');
       throw error;
     }
   }
