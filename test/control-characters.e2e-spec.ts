@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
+import { hs256Token } from './helpers/tokens.js';
 import { disposeTestServer, startTestServer, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
 
 // NUL and the other C0 control characters are refused in every string a client sends: body
@@ -15,12 +15,6 @@ function expectRefused(response: TestResponse, what: string, status = 400, code 
 }
 
 /** An HS256 token signed with the server's key, with any claims: `autocode token create` refuses such a sub. */
-function signedToken(secret: string, claims: Record<string, unknown>): string {
-  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims })}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
-}
-
 describe('control characters in requests', () => {
   let server: TestServer;
   let token: string;
@@ -91,10 +85,10 @@ describe('control characters in requests', () => {
   it('answers a validly signed token whose sub holds a control character with 401 unauthorized', async () => {
     const secret = server.config.auth.secret!;
     for (const sub of ['a\u0000b', 'a\nb', '\u001f']) {
-      const response = await server.request('GET', '/api/v1/quota', { token: signedToken(secret, { sub }) });
+      const response = await server.request('GET', '/api/v1/quota', { token: hs256Token(secret, { sub }) });
       expectRefused(response, JSON.stringify(sub), 401, 'unauthorized');
     }
-    const control = await server.request('GET', '/api/v1/quota', { token: signedToken(secret, { sub: 'plain-user' }) });
+    const control = await server.request('GET', '/api/v1/quota', { token: hs256Token(secret, { sub: 'plain-user' }) });
     expect(control.status, control.text).toBe(200);
   });
 });

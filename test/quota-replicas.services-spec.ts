@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import {
   waitFor,
   type TestDatabase,
 } from './helpers/test-server.js';
+import { hs256Token } from './helpers/tokens.js';
 
 // Quotas across replicas: separate server processes sharing one PostgreSQL database.
 
@@ -22,9 +23,7 @@ const MAIN = join(import.meta.dirname, '..', 'dist', 'main.js');
 const SECRET = randomBytes(32).toString('base64url');
 
 function token(sub: string, admin = false): string {
-  const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const body = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub, exp: Math.floor(Date.now() / 1000) + 3600, ...(admin ? { role: 'admin' } : {}) })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+  return hs256Token(SECRET, { sub, ...(admin ? { role: 'admin' } : {}) });
 }
 
 interface Node {
