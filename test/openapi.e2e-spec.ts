@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { PROBLEM_STATUS, type ProblemCode } from '../src/common/problem.js';
+import { SCHEMA_EXAMPLES } from '../src/openapi-examples.js';
 import { startBuiltServer, type BuiltServer } from './helpers/test-server.js';
 
 // The committed openapi.json is what the built server serves (regenerate it with `npm run openapi`).
@@ -66,6 +67,7 @@ describe('OpenAPI document', () => {
     expect(served.paths['/health/live'].get.security).toEqual([]);
     expect(served.paths['/api/v1/runs'].get.security).toBeUndefined();
     expect((await fetch(`${server.url}/api/docs`)).status).toBe(200);
+    for (const name of Object.keys(SCHEMA_EXAMPLES)) expect(served.components.schemas[name]?.examples, `${name} has no example`).toHaveLength(1);
   });
 
   it('documents the submit: 202 with the run, 429 problem+json with the quota codes', () => {

@@ -61,6 +61,7 @@ export function runEventSchemas(): Record<string, SchemaObject> {
     };
   }
   schemas.RunEvent = {
+    type: 'object',
     description: 'One event of a run; `type` says which, and the shape of `data`. In an SSE stream, `seq` is the frame\'s `id` and `type` its `event`.',
     oneOf: EVENT_TYPES.map((type) => ({ $ref: ref(eventSchemaName(type)) })),
     discriminator: { propertyName: 'type', mapping: Object.fromEntries(EVENT_TYPES.map((type) => [type, ref(eventSchemaName(type))])) },
