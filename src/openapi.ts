@@ -36,6 +36,7 @@ const TAGS: { name: string; description: string }[] = [
 const HEADERS: Record<string, HeaderObject> = {
   RequestId: {
     description: "The request's id in the server log: the client's `X-Request-Id` when it is a sane token, else one the server made",
+    required: true,
     schema: { type: 'string' },
   },
   RateLimitLimit: { description: 'Requests allowed per window (`RATE_LIMIT_PER_MINUTE`)', schema: { type: 'integer', minimum: 0 } },
