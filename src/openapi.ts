@@ -39,6 +39,11 @@ const HEADERS: Record<string, HeaderObject> = {
     required: true,
     schema: { type: 'string' },
   },
+  // Answers of Node's HTTP parser (a request it could not read as HTTP, headers too large) come before there is a request id.
+  RequestIdUnlessUnparsed: {
+    description: "The request's id in the server log; absent when Node's HTTP parser refused the request (`bad_request`, `headers_too_large`)",
+    schema: { type: 'string' },
+  },
   RateLimitLimit: { description: 'Requests allowed per window (`RATE_LIMIT_PER_MINUTE`)', schema: { type: 'integer', minimum: 0 } },
   RateLimitRemaining: { description: 'Requests left in the current window', schema: { type: 'integer', minimum: 0 } },
   RateLimitReset: { description: 'Seconds until the current window ends', schema: { type: 'integer', minimum: 0 } },
@@ -201,7 +206,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (schema && typeIncludes(schema, 'number')) withType(schema, 'number', 'integer');
     }
     for (const [status, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
-      const headers: Record<string, HeaderObject | ReferenceObject> = { 'X-Request-Id': headerRef('RequestId') };
+      const headers: Record<string, HeaderObject | ReferenceObject> = {
+        'X-Request-Id': headerRef(status === '400' || status === '431' ? 'RequestIdUnlessUnparsed' : 'RequestId'),
+      };
       if (throttled && status !== '401') {
         Object.assign(headers, { 'X-RateLimit-Limit': headerRef('RateLimitLimit'), 'X-RateLimit-Remaining': headerRef('RateLimitRemaining'), 'X-RateLimit-Reset': headerRef('RateLimitReset') });
       }

@@ -213,6 +213,11 @@ describe('the OpenAPI document as a contract', () => {
     await call('get /api/v1/runs/{id}/logs', `/api/v1/runs/${missing}/logs`, { token: alice, expectStatus: 404 });
     await call('post /api/v1/runs/{id}/cancel', `/api/v1/runs/${missing}/cancel`, { token: alice, expectStatus: 404 });
 
+    // Refused before the route: a body over 1 MiB, a path parameter too long, headers over 16 KiB.
+    await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'fast', prompt: 'x'.repeat(1_100_000) }, expectStatus: 413, code: 'payload_too_large' });
+    await call('get /api/v1/runs/{id}', `/api/v1/runs/${'a'.repeat(3000)}`, { token: alice, expectStatus: 414, code: 'uri_too_long' });
+    await call('get /api/v1/quota', '/api/v1/quota', { token: alice, headers: { 'x-padding': 'p'.repeat(17_000) }, expectStatus: 431, code: 'headers_too_large' });
+
     // A daily limit of 0 refuses with 429 and Retry-After.
     await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/capped/quota', { token: admin, body: { daily: 0, tier: null }, expectStatus: 200 });
     const capped = await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('capped'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'daily_limit' });
