@@ -146,7 +146,8 @@ describe('the OpenAPI document as a contract', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    server = await startTestServer({ agents: FIXTURE_AGENTS, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+    // `planner`, a seed agent_type, sleeps here, so a seed task stays running long enough to conflict.
+    server = await startTestServer({ agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper! }, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
     limited = await startTestServer({ agents: FIXTURE_AGENTS, env: { RATE_LIMIT_PER_MINUTE: '2' } });
     contract = new Contract(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'openapi.json'), 'utf8')) as Json);
     alice = server.token('alice');
@@ -218,6 +219,10 @@ describe('the OpenAPI document as a contract', () => {
     await call('get /api/v1/runs/{id}', `/api/v1/runs/${'a'.repeat(3000)}`, { token: alice, expectStatus: 414, code: 'uri_too_long' });
     await call('get /api/v1/quota', '/api/v1/quota', { token: alice, headers: { 'x-padding': 'p'.repeat(17_000) }, expectStatus: 431, code: 'headers_too_large' });
 
+    // No room to run or to wait: 429 queue_full.
+    await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/full/quota', { token: admin, body: { concurrent: 0, queued: 0 }, expectStatus: 200 });
+    await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('full'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'queue_full' });
+
     // A daily limit of 0 refuses with 429 and Retry-After.
     await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/capped/quota', { token: admin, body: { daily: 0, tier: null }, expectStatus: 200 });
     const capped = await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('capped'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'daily_limit' });
@@ -231,6 +236,7 @@ describe('the OpenAPI document as a contract', () => {
     expect(replay.json).toEqual(created.json);
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'shop' }, expectStatus: 409, code: 'workspace_exists' });
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: '../x' }, expectStatus: 400, code: 'validation_failed' });
+    await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'cloned', repoUrl: 'http://example.com/x.git' }, expectStatus: 400, code: 'repo_url_not_allowed' });
     await call('get /api/v1/workspaces', '/api/v1/workspaces', { token: alice, expectStatus: 200 });
     await call('get /api/v1/workspaces/{name}', '/api/v1/workspaces/shop', { token: alice, expectStatus: 200 });
     await call('get /api/v1/workspaces/{name}', '/api/v1/workspaces/absent', { token: alice, expectStatus: 404, code: 'workspace_not_found' });
@@ -247,9 +253,15 @@ describe('the OpenAPI document as a contract', () => {
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'default' }, expectStatus: 201 });
     const seedSpec = await call('post /api/v1/workspaces/{name}/specs', '/api/v1/workspaces/default/specs', { token: alice, body: { title: 'Seed', body: 'x' }, expectStatus: 201 });
     const task = await call('post /api/agents/run', '/api/agents/run', { token: alice, body: { spec_id: seedSpec.json.id, agent_type: 'planner' }, expectStatus: 202 });
+    await call('post /api/agents/run', '/api/agents/run', { token: alice, body: { spec_id: seedSpec.json.id, agent_type: 'planner' }, expectStatus: 409, code: 'run_conflict' });
     await call('get /api/agents/status/{taskId}', `/api/agents/status/${task.json.task_id}`, { token: alice, expectStatus: 200 });
     await call('get /api/agents/status/{taskId}', '/api/agents/status/nope', { token: alice, expectStatus: 404 });
-    await call('post /api/agents/cancel/{taskId}', `/api/agents/cancel/${task.json.task_id}`, { token: alice, expectStatus: [200, 409] });
+    // A busy workspace cannot be deleted.
+    await call('delete /api/v1/workspaces/{name}', '/api/v1/workspaces/default', { token: alice, expectStatus: 409, code: 'workspace_busy' });
+    await call('post /api/agents/cancel/{taskId}', `/api/agents/cancel/${task.json.task_id}`, { token: alice, expectStatus: 200 });
+    await waitForStatus(server, alice, task.json.task_id, ['cancelled']);
+    await call('get /api/agents/status/{taskId}', `/api/agents/status/${task.json.task_id}`, { token: alice, expectStatus: 200 });
+    await call('post /api/agents/cancel/{taskId}', `/api/agents/cancel/${task.json.task_id}`, { token: alice, expectStatus: 409, code: 'run_finished' });
     await call('post /api/agents/cancel/{taskId}', '/api/agents/cancel/nope', { token: alice, expectStatus: 404, code: 'run_not_found' });
     await call('post /api/agents/run', '/api/agents/run', { token: alice, body: { spec_id: seedSpec.json.id, agent_type: 'nobody' }, expectStatus: 400 });
     await call('get /api/agents/health', '/api/agents/health', { expectStatus: 200 });
