@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { PROBLEM_STATUS, type ProblemCode } from '../src/common/problem.js';
+import { SCHEMA_EXAMPLES } from '../src/openapi-examples.js';
 import { startBuiltServer, type BuiltServer } from './helpers/test-server.js';
 
 // The committed openapi.json is what the built server serves (regenerate it with `npm run openapi`).
@@ -66,6 +67,7 @@ describe('OpenAPI document', () => {
     expect(served.paths['/health/live'].get.security).toEqual([]);
     expect(served.paths['/api/v1/runs'].get.security).toBeUndefined();
     expect((await fetch(`${server.url}/api/docs`)).status).toBe(200);
+    for (const name of Object.keys(SCHEMA_EXAMPLES)) expect(served.components.schemas[name]?.examples, `${name} has no example`).toHaveLength(1);
   });
 
   it('documents the submit: 202 with the run, 429 problem+json with the quota codes', () => {
@@ -79,8 +81,11 @@ describe('OpenAPI document', () => {
 
     const run = served.components.schemas.RunView;
     expect(run.required).toEqual(expect.arrayContaining(['id', 'status', 'prompt', 'createdAt', 'error', 'result']));
-    expect(run.properties.finishedAt).toMatchObject({ type: 'string', nullable: true });
+    expect(run.properties.finishedAt).toMatchObject({ type: ['string', 'null'], format: 'date-time' });
+    expect(run.properties.error).toEqual({ anyOf: [{ $ref: '#/components/schemas/RunError' }, { type: 'null' }] });
+    expect(served.components.schemas.QuotaOverrides.properties.tier.enum).toContain(null);
     expect(run.properties.metadata).toMatchObject({ type: 'object', additionalProperties: true });
+    expect(served.openapi).toBe('3.1.0');
     expect(served.components.schemas.RunStatus.enum).toEqual(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted']);
   });
 
@@ -88,12 +93,13 @@ describe('OpenAPI document', () => {
     expect(served.paths['/api/v1/runs'].get.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/RunPage');
     const page = served.components.schemas.RunPage;
     expect(page.properties.items).toEqual({ type: 'array', items: { $ref: '#/components/schemas/RunView' } });
-    expect(page.properties.nextCursor).toMatchObject({ type: 'string', nullable: true });
+    expect(page.properties.nextCursor).toMatchObject({ type: ['string', 'null'] });
   });
 
   it('documents 401 and 429 on every protected operation, and 403 on the admin routes', () => {
     const operations = operationsOf(served);
-    const isProtected = ({ operation }: Operation): boolean => !(Array.isArray(operation.security) && operation.security.length === 0);
+    // The document's bearer requirement applies; /health/detailed lists its own, optional one.
+    const isProtected = ({ operation }: Operation): boolean => operation.security === undefined;
     expect(operations.filter(isProtected).length).toBeGreaterThan(15);
     for (const { name, operation } of operations.filter(isProtected)) {
       expect(problemCodes(operation.responses['401']), name).toContain('unauthorized');
@@ -136,10 +142,10 @@ describe('OpenAPI document', () => {
     }
   });
 
-  it('resolves every schema reference', () => {
-    const schemas = Object.keys(served.components.schemas);
-    for (const ref of new Set(refsIn(served.paths).concat(refsIn(served.components.schemas)))) {
-      expect(schemas.map((name) => `#/components/schemas/${name}`), ref).toContain(ref);
+  it('resolves every reference', () => {
+    const components = Object.entries(served.components as Json).flatMap(([kind, members]) => Object.keys(members as Json).map((name) => `#/components/${kind}/${name}`));
+    for (const ref of new Set(refsIn(served.paths).concat(refsIn(served.components)))) {
+      expect(components, ref).toContain(ref);
     }
   });
 });

@@ -1,5 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { EVENT_TYPES, type RunEventType } from './entities/run-event.entity.js';
+import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import type { RunEventType } from './entities/run-event.entity.js';
 import { RUN_STATUSES, type Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
 
 /** A run as clients see it (API.md "Run object"). */
@@ -41,12 +41,14 @@ export class RunPage {
   nextCursor: string | null;
 }
 
-/** One event of a run (API.md "Event"); in an SSE stream, `seq` is the frame's `id` and `type` its `event`. */
-export class RunEventView {
+/**
+ * One event of a run (API.md "Event"); in an SSE stream, `seq` is the frame's `id` and `type` its `event`.
+ * The document describes it as `RunEvent`, a union on `type` (run-event.schemas.ts).
+ */
+export interface RunEventView {
   /** Starts at 1 for each run and has no gaps. */
   seq: number;
   ts: string;
-  @ApiProperty({ enum: EVENT_TYPES, enumName: 'RunEventType' })
   type: RunEventType;
   /** By type: `status` {status, reason?}, `stdout`/`stderr` {line}, `message` {text}, `tool_use` {name, input}, `tool_result` {name?, ok, output}, `result` {summary?, costUsd?, inputTokens?, outputTokens?, turns?}. */
   data: Record<string, unknown>;
@@ -54,6 +56,8 @@ export class RunEventView {
 
 /** A page of a run's events, in `seq` order. */
 export class RunEventPage {
+  // RunEvent is the union of the event types, each with its `data` (run-event.schemas.ts).
+  @ApiProperty({ type: 'array', items: { $ref: getSchemaPath('RunEvent') } })
   items: RunEventView[];
   /** Pass as `after` for the next page: the last `seq` of this one (or the `after` asked for, on an empty page). */
   nextAfter: number;

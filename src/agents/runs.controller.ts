@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiExtraModels, ApiHeader, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiOkResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, Roles, type AuthUser } from '../auth/auth.decorators.js';
@@ -20,6 +20,7 @@ import { RunsService } from './runs.service.js';
 // Run ids are UUIDv7 (older ones v4); any RFC 9562 UUID is looked up.
 const uuid = new ParseUUIDPipe({ version: 'all' });
 
+@ApiTags('Runs')
 @Controller('api/v1/runs')
 export class RunsController {
   constructor(
@@ -28,6 +29,11 @@ export class RunsController {
     private readonly idempotency: IdempotencyService,
   ) {}
 
+  /**
+   * Submit a run
+   *
+   * @remarks Queues one run of an agent profile on a prompt (or a spec of a named workspace). The run starts when this node has a free slot and the user is under their concurrent limit. With `Idempotency-Key`, a retry with the same body answers the first answer again.
+   */
   @Post()
   @HttpCode(202)
   @ApiProblems(
@@ -54,18 +60,33 @@ export class RunsController {
     return run;
   }
 
+  /**
+   * List own runs
+   *
+   * @remarks The caller's runs, newest first, filtered by `status` and `agent`; pass `nextCursor` as `cursor` for the next page.
+   */
   @Get()
   @ApiProblems('validation_failed')
   list(@CurrentUser() user: AuthUser, @Query() query: ListRunsQuery): Promise<RunPage> {
     return this.runs.list({ userId: user.id }, query);
   }
 
+  /**
+   * Get a run
+   *
+   * @remarks One of the caller's runs; another user's run answers 404 `run_not_found`.
+   */
   @Get(':id')
   @ApiProblems('validation_failed', 'run_not_found')
   get(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<RunView> {
     return this.runs.get({ userId: user.id }, id);
   }
 
+  /**
+   * Cancel a run
+   *
+   * @remarks Cancels a queued run at once; a running one is ended by the server within a second or two (its status then becomes `cancelled`). A finished run answers 409 `run_finished`.
+   */
   @Post(':id/cancel')
   @HttpCode(202)
   @ApiProblems('validation_failed', 'run_not_found', 'run_finished')
@@ -73,7 +94,11 @@ export class RunsController {
     return this.runs.cancel({ userId: user.id }, id);
   }
 
-  /** SSE when the client accepts `text/event-stream`, JSON pages otherwise. */
+  /**
+   * Read or follow a run's events
+   *
+   * @remarks With `Accept: text/event-stream`: Server-Sent Events, the stored events after `Last-Event-ID` (or `after`), then live ones, closing after the final status event; each frame's `id` is the event `seq`, `event` its `type` and `data` the RunEvent as JSON. Otherwise a JSON page of events after `after`, in `seq` order.
+   */
   @Get(':id/events')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'SSE: resume after this event `seq` (instead of `after`)' })
   @ApiExtraModels(RunEventPage)
@@ -82,7 +107,7 @@ export class RunsController {
     content: {
       'application/json': { schema: { $ref: getSchemaPath(RunEventPage) } },
       'text/event-stream': {
-        schema: { type: 'string', description: 'SSE frames: `id` is the event `seq`, `event` its `type`, `data` the RunEventView as JSON' },
+        schema: { type: 'string', description: 'Server-Sent Events: one frame per event, `id` its `seq`, `event` its `type`, `data` the event as JSON (schema `RunEvent`)' },
       },
     },
   })
@@ -111,6 +136,11 @@ export class RunsController {
     await streamRunEvents(reply, this.runEvents, run, after);
   }
 
+  /**
+   * Read a run's log
+   *
+   * @remarks The run's stdout, stderr and agent messages as plain text, in order.
+   */
   @Get(':id/logs')
   @ApiOkResponse({
     description: "The run's stdout, stderr and agent messages, in order",
@@ -122,6 +152,11 @@ export class RunsController {
     return new StreamableFile(Readable.from(this.runs.log(id)), { type: 'text/plain; charset=utf-8' });
   }
 
+  /**
+   * Read a run's diff
+   *
+   * @remarks The unified diff of what a run on a named workspace changed, once it has finished; empty when it changed nothing. 404 `diff_not_found` for a run without one.
+   */
   @Get(':id/diff')
   @ApiOkResponse({
     description: 'The unified diff of what the run changed in its workspace',
@@ -134,11 +169,17 @@ export class RunsController {
 }
 
 /** Every user's runs, for admins. */
+@ApiTags('Admin')
 @Roles('admin')
 @Controller('api/v1/admin/runs')
 export class AdminRunsController {
   constructor(private readonly runs: RunsService) {}
 
+  /**
+   * List every user's runs
+   *
+   * @remarks Admins only: the filters of `GET /api/v1/runs` plus `userId`.
+   */
   @Get()
   @ApiProblems('validation_failed')
   list(@Query() query: AdminListRunsQuery): Promise<RunPage> {
@@ -146,6 +187,7 @@ export class AdminRunsController {
   }
 }
 
+@ApiTags('Agents')
 @Controller('api/v1/agents')
 export class AgentsController {
   constructor(
@@ -153,6 +195,11 @@ export class AgentsController {
     private readonly sandbox: SandboxService,
   ) {}
 
+  /**
+   * List the agent profiles
+   *
+   * @remarks The profiles a run may name in `agent`, which one is the default, and whether their agents run sandboxed.
+   */
   @Get()
   list(): AgentList {
     const defaultAgent = this.profiles.defaultAgent;

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentUser, Public, type AuthUser } from '../auth/auth.decorators.js';
 import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
@@ -32,10 +32,17 @@ function task(run: RunView): SeedTask {
  * clients. Unlike the seed, a task id is a run id and belongs to its user:
  * another user's task answers 404.
  */
+@ApiTags('Seed compatibility')
 @Controller('api/agents')
 export class SeedCompatController {
   constructor(private readonly runs: RunsService) {}
 
+  /**
+   * Start a seed task
+   *
+   * @remarks The seed's `POST /api/agents/run`: starts the `agent_type` profile on a spec of a workspace (`default` unless named) as a run. Use `POST /api/v1/runs`.
+   * @deprecated
+   */
   @Post('run')
   @HttpCode(202)
   @ApiProblems(
@@ -61,6 +68,12 @@ export class SeedCompatController {
     return { task_id: run.id, spec_id: body.spec_id, agent_type: body.agent_type, status: 'started', message: `${body.agent_type} started on spec ${body.spec_id}` };
   }
 
+  /**
+   * Get a seed task
+   *
+   * @remarks The seed's task status of a run; an unknown task answers 404 with `status: not_found`. Use `GET /api/v1/runs/{id}`.
+   * @deprecated
+   */
   @Get('status/:taskId')
   @ApiOkResponse({ type: SeedTask })
   @ApiNotFoundResponse({ type: SeedTask, description: 'No such task of this user: `status` is `not_found`' })
@@ -73,6 +86,12 @@ export class SeedCompatController {
     await reply.send(task(run));
   }
 
+  /**
+   * Cancel a seed task
+   *
+   * @remarks The seed's cancel of a run. Use `POST /api/v1/runs/{id}/cancel`.
+   * @deprecated
+   */
   @Post('cancel/:taskId')
   @HttpCode(200)
   @ApiProblems('run_not_found', 'run_finished')
@@ -82,6 +101,12 @@ export class SeedCompatController {
     return { ...task(run), message: run.status === 'cancelled' ? 'task cancelled' : 'cancellation requested' };
   }
 
+  /**
+   * Seed health check
+   *
+   * @remarks The seed's `GET /api/agents/health`; public. Use `GET /health/live`.
+   * @deprecated
+   */
   @Public()
   @Get('health')
   @ApiProblems('rate_limited')

@@ -1,5 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiExtension } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 import { ApiProblems } from '../common/api-problems.js';
 import type { UserRole } from './user.entity.js';
 
@@ -15,6 +16,13 @@ export const PUBLIC_OPERATION_EXTENSION = 'x-autocode-public';
  */
 export const Public = (): MethodDecorator & ClassDecorator =>
   applyDecorators(SetMetadata(IS_PUBLIC_KEY, true), ApiExtension(PUBLIC_OPERATION_EXTENSION, true));
+
+/** Marks operations the rate limit skips in the OpenAPI document; `buildOpenApiDocument` then documents no rate-limit headers. */
+export const UNTHROTTLED_OPERATION_EXTENSION = 'x-autocode-unthrottled';
+
+/** Keeps a route or controller out of the request-rate limit, for the guard and in the OpenAPI document alike. */
+export const Unthrottled = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(SkipThrottle(), ApiExtension(UNTHROTTLED_OPERATION_EXTENSION, true));
 
 /** Restricts a route or controller to the given roles: the others get 403 `forbidden`, in the guard and in the OpenAPI document alike. */
 export const Roles = (...roles: UserRole[]): MethodDecorator & ClassDecorator =>

@@ -45,10 +45,11 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
 }
 
 /** Fastify's `frameworkErrors`: errors its router raises before Nest sees the request (a URL it cannot decode, a path segment too long). */
-export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const code: ProblemCode = error.statusCode === 414 ? 'uri_too_long' : 'bad_request';
   const status = PROBLEM_STATUS[code];
-  void reply.status(status).type('application/problem+json').send(problemDocument(status, code, error.message));
+  // The onRequest hooks, which set it on every other answer, do not run for these.
+  void reply.status(status).header('x-request-id', request.id).type('application/problem+json').send(problemDocument(status, code, error.message));
 }
 
 /**

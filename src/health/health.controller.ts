@@ -1,11 +1,10 @@
 import { Controller, Get, Headers, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
-import { Public } from '../auth/auth.decorators.js';
+import { Public, Unthrottled } from '../auth/auth.decorators.js';
 import { bearerToken, InvalidTokenError, TokenService } from '../auth/token.service.js';
 import { ApiProblems } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
@@ -18,8 +17,9 @@ import { HealthComponent, HealthIndicatorState, HealthReport, ReadinessReport, t
 type ComponentState = 'up' | 'down';
 
 /** Liveness, readiness (Terminus) and a detailed report for operators. */
+@ApiTags('Health')
 @Public()
-@SkipThrottle()
+@Unthrottled()
 @ApiExtraModels(HealthIndicatorState, HealthComponent)
 @Controller('health')
 export class HealthController {
@@ -41,12 +41,21 @@ export class HealthController {
     };
   }
 
-  /** The process can serve: no dependency is checked. */
+  /**
+   * Liveness
+   *
+   * @remarks The process can serve: no dependency is checked. Public.
+   */
   @Get('live')
   live(): LiveStatus {
     return { status: 'ok' };
   }
 
+  /**
+   * Readiness
+   *
+   * @remarks The database, the queue and the workspace disk answer, recovery is done and the server is not draining; 503 naming the failing check otherwise (Terminus shape). Public.
+   */
   @Get('ready')
   @ApiOkResponse({ type: ReadinessReport, description: 'Every probe is up' })
   @ApiServiceUnavailableResponse({ type: ReadinessReport, description: 'A probe is down, the server is still ending what an unclean stop left running, or it is shutting down' })
@@ -55,8 +64,14 @@ export class HealthController {
     await reply.status(status).send(result);
   }
 
-  /** Version, uptime, role, node, each component's state and the run counts; admin token unless HEALTH_DETAILED_PUBLIC. */
+  /**
+   * Detailed health report
+   *
+   * @remarks Version, uptime, role, node, each component's state and the run counts. Needs an admin token unless the server sets `HEALTH_DETAILED_PUBLIC=true`; 503 when unhealthy.
+   */
   @Get('detailed')
+  // Public for the guard, which lets it through; the handler asks for the admin token itself.
+  @ApiBearerAuth('bearer')
   @ApiOkResponse({ type: HealthReport, description: '`healthy` or `degraded`' })
   @ApiServiceUnavailableResponse({ type: HealthReport, description: '`unhealthy`' })
   @ApiProblems('unauthorized', 'forbidden')

@@ -1,16 +1,16 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { InjectMetric, PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
 import type { Gauge } from 'prom-client';
 import { DispatcherService } from '../agents/dispatcher.service.js';
-import { Public } from '../auth/auth.decorators.js';
+import { Public, Unthrottled } from '../auth/auth.decorators.js';
 import { METRICS } from './metric-names.js';
 
 /** `GET /metrics`, public; the gauges of this moment are read from the dispatcher at each scrape. */
+@ApiTags('Metrics')
 @Public()
-@SkipThrottle()
+@Unthrottled()
 @Controller()
 export class MetricsController extends PrometheusController {
   constructor(
@@ -22,6 +22,11 @@ export class MetricsController extends PrometheusController {
     super();
   }
 
+  /**
+   * Prometheus metrics
+   *
+   * @remarks The metrics in the Prometheus text exposition format. Public.
+   */
   @Get()
   @ApiProduces('text/plain')
   @ApiOkResponse({ type: String, description: 'The Prometheus text exposition format' })
