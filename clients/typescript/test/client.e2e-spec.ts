@@ -44,7 +44,7 @@ describe('@autocode/client', () => {
     const events: RunEvent[] = await collect(alice.followRun(submitted.id));
     expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
-    const lines = events.filter((event) => event.type === 'stdout').map((event) => event.data.line);
+    const lines = events.flatMap((event) => (event.type === 'stdout' ? [event.data.line] : []));
     expect(lines).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
 
     // Following a finished run replays it; `after` skips what the caller already has.
