@@ -14,23 +14,31 @@ const DRIP = {
   command: [process.execPath, '-e', "let i = 0; const t = setInterval(() => { console.log('drip ' + ++i); if (i === 40) clearInterval(t); }, 40);"],
 };
 
+/** What the proxy does with one event-stream connection: cut it after so many bytes of the answer, or answer 503 itself. */
+type Step = number | 'unavailable';
+
+const UNAVAILABLE = JSON.stringify({ type: 'https://autocode.dev/problems/shutting-down', title: 'Service Unavailable', status: 503, detail: 'the server is shutting down', code: 'shutting_down' });
+
 interface Proxy {
   url: string;
   /** The request heads of the event-stream connections, in order. */
   streams: string[];
+  /** When each event-stream connection arrived. */
+  arrivals: number[];
   /** When the first cut happened. */
   firstCutAt: number | null;
   close(): Promise<void>;
 }
 
 /**
- * Forwards 127.0.0.1 connections to the server. The n-th event-stream connection is destroyed, both
- * ways, once `cutAfter[n]` bytes of the answer have passed; later ones are left alone.
+ * Forwards 127.0.0.1 connections to the server. The n-th event-stream connection goes as `plan[n]`
+ * says: destroyed both ways once that many bytes of the answer have passed, or answered 503
+ * `shutting_down` with `Retry-After: 1`; later ones are left alone.
  */
-async function startProxy(target: string, cutAfter: number[]): Promise<Proxy> {
+async function startProxy(target: string, plan: Step[]): Promise<Proxy> {
   const { port: targetPort } = new URL(target);
   const sockets = new Set<Socket>();
-  const proxy: Proxy = { url: '', streams: [], firstCutAt: null, close: async () => {} };
+  const proxy: Proxy = { url: '', streams: [], arrivals: [], firstCutAt: null, close: async () => {} };
   const server: Server = createServer((client) => {
     const upstream = connect(Number(targetPort), '127.0.0.1');
     for (const socket of [client, upstream]) {
@@ -45,8 +53,18 @@ async function startProxy(target: string, cutAfter: number[]): Promise<Proxy> {
         decided = true;
         const head = chunk.toString('latin1');
         if (/^accept: text\/event-stream/im.test(head)) {
-          budget = cutAfter[proxy.streams.length] ?? Infinity;
+          const step = plan[proxy.streams.length] ?? Infinity;
           proxy.streams.push(head);
+          proxy.arrivals.push(Date.now());
+          if (step === 'unavailable') {
+            upstream.destroy();
+            client.end(
+              'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n' +
+                `content-length: ${Buffer.byteLength(UNAVAILABLE)}\r\nconnection: close\r\n\r\n${UNAVAILABLE}`,
+            );
+            return;
+          }
+          budget = step;
         }
       }
       upstream.write(chunk);
@@ -116,6 +134,28 @@ describe('@autocode/client followRun over a broken connection', () => {
       // The first cut came while the agent was still printing.
       expect(proxy.firstCutAt).not.toBeNull();
       expect(proxy.firstCutAt!).toBeLessThan(Date.parse(finished.finishedAt!));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('waits as long as Retry-After says when reconnecting is answered 503, then resumes', async () => {
+    const proxy = await startProxy(server.url, [900, 'unavailable']);
+    try {
+      const token = server.token('alice');
+      const direct = createClient({ baseUrl: server.url, token });
+      const client = createClient({ baseUrl: proxy.url, token });
+      const run = await direct.submitRun({ agent: 'drip', prompt: 'drip' });
+
+      const seqs: number[] = [];
+      for await (const event of client.followRun(run.id, { retry: { initialDelayMs: 50, maxDelayMs: 200 } })) seqs.push(event.seq);
+
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      expect(seqs.length).toBeGreaterThan(40);
+      expect((await direct.getRun(run.id)).status).toBe('succeeded');
+      expect(proxy.streams.length, proxy.streams.join('\n---\n')).toBe(3);
+      // The backoff alone would have been at most 200 ms; Retry-After asked for a second.
+      expect(proxy.arrivals[2]! - proxy.arrivals[1]!).toBeGreaterThanOrEqual(950);
     } finally {
       await proxy.close();
     }
