@@ -148,7 +148,7 @@ describe('the OpenAPI document as a contract', () => {
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     // `planner`, a seed agent_type, sleeps here, so a seed task stays running long enough to conflict.
     server = await startTestServer({ agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper! }, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
-    limited = await startTestServer({ agents: FIXTURE_AGENTS, env: { RATE_LIMIT_PER_MINUTE: '2' } });
+    limited = await startTestServer({ agents: FIXTURE_AGENTS, env: { RATE_LIMIT_PER_MINUTE: '2', QUOTA_OVERFLOW: 'reject' } });
     contract = new Contract(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'openapi.json'), 'utf8')) as Json);
     alice = server.token('alice');
     admin = server.token('root', { admin: true });
@@ -237,6 +237,8 @@ describe('the OpenAPI document as a contract', () => {
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'shop' }, expectStatus: 409, code: 'workspace_exists' });
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: '../x' }, expectStatus: 400, code: 'validation_failed' });
     await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'cloned', repoUrl: 'http://example.com/x.git' }, expectStatus: 400, code: 'repo_url_not_allowed' });
+    // An https URL nothing listens on: git fails at once, without leaving this machine.
+    await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'cloned', repoUrl: 'https://127.0.0.1:1/x.git' }, expectStatus: 422, code: 'clone_failed' });
     await call('get /api/v1/workspaces', '/api/v1/workspaces', { token: alice, expectStatus: 200 });
     await call('get /api/v1/workspaces/{name}', '/api/v1/workspaces/shop', { token: alice, expectStatus: 200 });
     await call('get /api/v1/workspaces/{name}', '/api/v1/workspaces/absent', { token: alice, expectStatus: 404, code: 'workspace_not_found' });
@@ -274,6 +276,8 @@ describe('the OpenAPI document as a contract', () => {
     const bob = server.token('bob');
     const hook = await call('post /api/v1/webhooks', '/api/v1/webhooks', { token: bob, body: { url: receiverUrl, events: ['run.succeeded'] }, expectStatus: 201 });
     await call('post /api/v1/webhooks', '/api/v1/webhooks', { token: bob, body: { url: 'ftp://example.com/x' }, expectStatus: 400 });
+    // The second server does not allow private networks: a loopback endpoint is refused.
+    await call('post /api/v1/webhooks', '/api/v1/webhooks', { on: limited, token: limited.token('erin'), body: { url: receiverUrl }, expectStatus: 400, code: 'webhook_url_not_allowed' });
     await call('get /api/v1/webhooks', '/api/v1/webhooks', { token: bob, expectStatus: 200 });
     const run = await call('post /api/v1/runs', '/api/v1/runs', { token: bob, body: { agent: 'fast', prompt: 'hook' }, expectStatus: 202 });
     await waitForStatus(server, bob, run.json.id, ['succeeded']);
@@ -304,6 +308,14 @@ describe('the OpenAPI document as a contract', () => {
     await call('get /health/detailed', '/health/detailed', { expectStatus: 401, code: 'unauthorized' });
     await call('get /health/detailed', '/health/detailed', { token: alice, expectStatus: 403, code: 'forbidden' });
     await call('get /metrics', '/metrics', { expectStatus: 200 });
+
+    // In reject mode, a user at their concurrent limit is refused at once.
+    await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/dave/quota', { on: limited, token: limited.token('root', { admin: true }), body: { concurrent: 1 }, expectStatus: 200 });
+    const dave = limited.token('dave');
+    await call('post /api/v1/runs', '/api/v1/runs', { on: limited, token: dave, body: { agent: 'sleeper', prompt: 'hold the slot' }, expectStatus: 202 });
+    const busy = await call('post /api/v1/runs', '/api/v1/runs', { on: limited, token: dave, body: { agent: 'sleeper', prompt: 'one too many' }, expectStatus: 429, code: 'concurrency_limit' });
+    expect(busy.headers.get('retry-after')).toMatch(/^\d+$/);
+    await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('tim'), body: { agent: 'fast', prompt: 'too long', timeoutSeconds: 7000 }, expectStatus: 400, code: 'timeout_exceeds_quota' });
 
     // Two requests a minute: the third answers 429 `rate_limited`; the others carry the rate-limit headers.
     const carol = limited.token('carol');

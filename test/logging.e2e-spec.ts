@@ -35,34 +35,38 @@ describe('structured logs', () => {
     token = spawnSync(process.execPath, [join(DIST, 'cli.js'), 'token', 'create', '--user', 'log-user'], { env, encoding: 'utf8' }).stdout.trim();
     expect(token).toMatch(/^eyJ/);
     const server = await startBuiltServer(env);
-    const url = server.url;
+    // Stopped whatever happens: a failed expectation here must not leave the server running.
+    try {
+      const url = server.url;
 
-    const submitted = await request(url, 'POST', '/api/v1/runs', {
-      token,
-      body: { agent: 'fast', prompt },
-      headers: { 'x-request-id': 'client-req-42' },
-    });
-    expect(submitted.status, submitted.text).toBe(202);
-    requestIdEcho = submitted.headers.get('x-request-id');
-    runId = submitted.json.id;
-    await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, runId, ['succeeded']);
-    await request(url, 'GET', `/api/v1/runs/${runId}`, { token });
-    // The secrets in a prompt (logged whole at debug), in a quoted string and in a request path.
-    const leaky = await request(url, 'POST', '/api/v1/runs', {
-      token,
-      body: { agent: 'fast', prompt: `key ${secret}, "${apiKey}" and redis ${redisPassword}` },
-    });
-    expect(leaky.status, leaky.text).toBe(202);
-    await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, leaky.json.id, ['succeeded']);
-    await request(url, 'GET', `/api/v1/runs/${apiKey}`, { token });
-    // An SSE stream (of a finished run: the replay, then the server closes it).
-    await request(url, 'GET', `/api/v1/runs/${runId}/events`, { token });
-    await request(url, 'GET', '/api/v1/runs', { headers: { authorization: `Bearer ${token}x` } });
-    for (let i = 0; i < 3; i++) {
-      await request(url, 'GET', '/health/live');
-      await request(url, 'GET', '/metrics');
+      const submitted = await request(url, 'POST', '/api/v1/runs', {
+        token,
+        body: { agent: 'fast', prompt },
+        headers: { 'x-request-id': 'client-req-42' },
+      });
+      expect(submitted.status, submitted.text).toBe(202);
+      requestIdEcho = submitted.headers.get('x-request-id');
+      runId = submitted.json.id;
+      await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, runId, ['succeeded']);
+      await request(url, 'GET', `/api/v1/runs/${runId}`, { token });
+      // The secrets in a prompt (logged whole at debug), in a quoted string and in a request path.
+      const leaky = await request(url, 'POST', '/api/v1/runs', {
+        token,
+        body: { agent: 'fast', prompt: `key ${secret}, "${apiKey}" and redis ${redisPassword}` },
+      });
+      expect(leaky.status, leaky.text).toBe(202);
+      await waitForStatus({ request: (method, path, options) => request(url, method, path, options) }, token, leaky.json.id, ['succeeded']);
+      await request(url, 'GET', `/api/v1/runs/${apiKey}`, { token });
+      // An SSE stream (of a finished run: the replay, then the server closes it).
+      await request(url, 'GET', `/api/v1/runs/${runId}/events`, { token });
+      await request(url, 'GET', '/api/v1/runs', { headers: { authorization: `Bearer ${token}x` } });
+      for (let i = 0; i < 3; i++) {
+        await request(url, 'GET', '/health/live');
+        await request(url, 'GET', '/metrics');
+      }
+    } finally {
+      await server.stop();
     }
-    await server.stop();
     lines = server.output().split('\n').filter((line) => line.length > 0);
   });
 
