@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { extname, isAbsolute, normalize, sep } from 'node:path';
+import { extname, isAbsolute, normalize } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { isInside } from '../common/paths.js';
 import { RESOURCE_LIMIT_NAMES, type ResourceLimits } from '../sandbox/resource-limits.js';
 
 export type OutputFormat = 'text' | 'jsonl' | 'claude-stream-json';
@@ -317,8 +318,7 @@ export interface CatalogOptions {
 
 /** Whether showing `path` in a sandbox would show `dataDir` or part of it. */
 function exposes(path: string, dataDir: string): boolean {
-  const within = (inner: string, outer: string): boolean => inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
-  return within(dataDir, path) || within(path, dataDir);
+  return isInside(path, dataDir) || isInside(dataDir, path);
 }
 
 export async function loadAgentCatalog(file: string | null, options: CatalogOptions = { allowSandboxOptOut: false }): Promise<AgentCatalog> {

@@ -348,7 +348,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         }
         this.queue.remove(candidate.id);
         if (claimed !== 'gone') {
-          this.webhooks.wake();
+          if (claimed.deliveries > 0) this.webhooks.wake();
           this.launch(claimed.run, claimed.event, claimed.tier);
         }
       } catch (error) {
@@ -362,7 +362,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * Moves one run from `queued` to `running` in one transaction that locks the
    * user's row, so a user's limit holds whichever node claims.
    */
-  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier } | 'user_at_limit' | 'gone'> {
+  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier; deliveries: number } | 'user_at_limit' | 'gone'> {
     return this.database.transaction(async (manager) => {
       const limits = await this.quota.startLimits(manager, candidate.userId);
       if (!limits) return 'user_at_limit';
@@ -372,8 +372,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       if (!row) return 'gone';
       const run = runFromRow(row);
       const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
-      await this.webhooks.enqueue(manager, toRunView(run), startedAt);
-      return { run, event, tier: limits.tier };
+      const deliveries = await this.webhooks.enqueue(manager, toRunView(run), startedAt);
+      return { run, event, tier: limits.tier, deliveries };
     });
   }
 
@@ -515,7 +515,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     // Before the final status, so a client that sees the run finished can fetch its diff.
     const worktree = await this.closeWorktree(run);
     const finishedAt = new Date().toISOString();
-    const event = await this.database.transaction(async (manager) => {
+    const finished = await this.database.transaction(async (manager) => {
       const from = run.status === 'queued' ? 'queued' : 'running';
       const parameters = [ending.status, finishedAt, ending.exitCode, json(ending.error), json(ending.result), run.id, from];
       // The update also takes the `seq` of the final status event.
@@ -523,13 +523,14 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       if (!row) return null;
       if (Object.keys(worktree).length > 0) await manager.update(Run, { id: run.id }, worktree);
       const data = { status: ending.status, ...(ending.reason ? { reason: ending.reason } : {}) };
-      const finished: Run = { ...run, ...worktree, status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, lastSeq: row.last_seq };
+      const ended: Run = { ...run, ...worktree, status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, lastSeq: row.last_seq };
       // The outbox: the run's event is delivered if and only if its final status is stored.
-      await this.webhooks.enqueue(manager, toRunView(finished), finishedAt);
-      return this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt);
+      const deliveries = await this.webhooks.enqueue(manager, toRunView(ended), finishedAt);
+      return { event: await this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt), deliveries };
     });
-    if (event) {
-      this.webhooks.wake();
+    if (finished) {
+      const { event, deliveries } = finished;
+      if (deliveries > 0) this.webhooks.wake();
       this.events.publish(run.id, [event]);
       this.metrics.runFinished(run.agent, ending.status, run.startedAt, finishedAt);
       this.logger.log({ runId: run.id, userId: run.userId, status: ending.status, exitCode: ending.exitCode, reason: ending.reason }, 'run finished');

@@ -96,7 +96,7 @@ export class RunsService {
     const created = await this.database.transaction(async (manager) => {
       // Claimed first: a duplicate waits here for this transaction, then replays its answer without touching the quota.
       const replay = idempotent && (await this.idempotency.claim(manager, idempotent));
-      if (replay) return { replay: replay.body as RunView };
+      if (replay) return { replayed: replay.body as RunView };
       // Locked until the run is stored: a delete of the workspace either sees this run or happened before.
       if (request.workspace !== undefined) await this.workspaces.findForRun(manager, userId, request.workspace);
       const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now);
@@ -129,17 +129,18 @@ export class RunsService {
       });
       await this.database.query(manager, INSERT_RUN_SQL, [run.id, userId, agent, prompt, run.specId, run.workspace, run.model, timeoutSeconds, JSON.stringify(metadata), run.createdAt]);
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
-      if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: toRunView(run) });
-      return { run, event };
+      const view = toRunView(run);
+      if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: view });
+      return { replayed: null, run, view, event };
     });
-    if ('replay' in created && created.replay) return { run: created.replay, replayed: true };
-    const { run, event } = created;
+    if (created.replayed) return { run: created.replayed, replayed: true };
+    const { run, view, event } = created;
     this.events.publish(run.id, [event]);
     this.metrics.runSubmitted(agent);
     this.logger.log({ runId: run.id, userId, agent }, 'run submitted');
     this.logger.debug({ runId: run.id, prompt: run.prompt.slice(0, LOGGED_PROMPT_CHARS) }, 'run prompt');
     this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
-    return { run: toRunView(run), replayed: false };
+    return { run: view, replayed: false };
   }
 
   /** The run's prompt: the one sent, or the spec.md of `specId` in the run's workspace. */
@@ -205,7 +206,7 @@ export class RunsService {
    * this node, within a second from any other).
    */
   async cancel(scope: RunScope, runId: string): Promise<RunView> {
-    const { run, event } = await this.database.transaction(async (manager) => {
+    const { run, event, deliveries } = await this.database.transaction(async (manager) => {
       const run = await manager.findOneBy(Run, scope === 'all' ? { id: runId } : { id: runId, userId: scope.userId });
       if (!run) throw new ProblemError('run_not_found', `there is no run ${runId}`);
       if (isFinal(run.status)) {
@@ -217,15 +218,14 @@ export class RunsService {
         if (update.affected) {
           const event = await this.events.appendInTransaction(manager, runId, 'status', { status: 'cancelled', reason: 'cancel_requested' }, finishedAt);
           const cancelled = await manager.findOneByOrFail(Run, { id: runId });
-          await this.webhooks.enqueue(manager, toRunView(cancelled), finishedAt);
-          return { run: cancelled, event };
+          return { run: cancelled, event, deliveries: await this.webhooks.enqueue(manager, toRunView(cancelled), finishedAt) };
         }
       }
       await manager.update(Run, { id: runId }, { cancelRequested: true });
-      return { run: await manager.findOneByOrFail(Run, { id: runId }), event: null };
+      return { run: await manager.findOneByOrFail(Run, { id: runId }), event: null, deliveries: 0 };
     });
+    if (deliveries > 0) this.webhooks.wake();
     if (event) {
-      this.webhooks.wake();
       this.queue.remove(runId);
       this.events.publish(runId, [event]);
       this.metrics.runFinished(run.agent, run.status, null, run.finishedAt!);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isInside } from '../common/paths.js';
 import { ConfigurationError, validateEnvironment } from './environment.js';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -166,8 +167,7 @@ function fileRoots(value: string | undefined, schemes: string[], dataDir: string
           throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which does not exist`);
         }
         if (!statSync(real).isDirectory()) throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which is not a directory`);
-        const rel = relative(realDataDir, real);
-        if (rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel))) {
+        if (isInside(realDataDir, real)) {
           throw new ConfigurationError(`Invalid configuration: WORKSPACE_FILE_ROOTS names ${entry}, which is inside DATA_DIR`);
         }
         return real;

@@ -7,14 +7,6 @@ import { makeScrubber } from './redaction.js';
 
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
-/**
- * One logger for the server and the CLI: nestjs-pino, JSON lines with ISO
- * timestamps, the request id on every line of a request (Fastify's, taken
- * from `X-Request-Id` or made, see `createApp`), the user and run ids where
- * known (see request-logging.ts), no headers, tokens or secrets, and no
- * request logs for health and metrics. JSON escapes control characters, so
- * user input cannot forge a line.
- */
 /** Nest's own progress lines, one per module, controller and route at every start: detail, not news. */
 const FRAMEWORK_DETAIL = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
 
@@ -41,6 +33,14 @@ export function bootstrapLogger(): LoggerService {
   return latest;
 }
 
+/**
+ * One logger for the server and the CLI: nestjs-pino, JSON lines with ISO
+ * timestamps, the request id on every line of a request (Fastify's, taken
+ * from `X-Request-Id` or made, see `createApp`), the user and run ids where
+ * known (see request-logging.ts), no headers, tokens or secrets, and no
+ * request logs for health and metrics. JSON escapes control characters, so
+ * user input cannot forge a line.
+ */
 @Module({})
 export class LoggingModule {
   static forRoot(config: AppConfig, target: 'server' | 'cli'): DynamicModule {

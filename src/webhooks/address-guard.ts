@@ -40,7 +40,7 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 4) return PRIVATE.check(address, 'ipv4');
   if (family !== 6) return true;
   // An IPv4 address written as IPv6 (::ffff:127.0.0.1) is checked as the IPv4 address it is.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
   return mapped ? PRIVATE.check(mapped[1]!, 'ipv4') : PRIVATE.check(address, 'ipv6');
 }
 

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createHash } from 'node:crypto';
 import { mkdir, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { isInside } from '../common/paths.js';
 import type { AppConfig } from '../config/configuration.js';
 
 const MAX_READABLE_SEGMENT = 200;
@@ -91,10 +92,7 @@ export class WorkspaceService {
 }
 
 function assertInside(root: string, path: string, shown: string): void {
-  const rel = relative(root, path);
-  if (rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
-    throw new PathOutsideRootError(`${JSON.stringify(shown)} leaves its root`);
-  }
+  if (!isInside(root, path)) throw new PathOutsideRootError(`${JSON.stringify(shown)} leaves its root`);
 }
 
 async function deepestExisting(path: string): Promise<string> {

@@ -3,12 +3,13 @@ import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Brackets, In, type EntityManager, type Repository } from 'typeorm';
 import { Run } from '../agents/entities/run.entity.js';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { isInside } from '../common/paths.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -358,11 +359,6 @@ function exists(name: string): ProblemError {
 
 function notAllowed(detail: string): ProblemError {
   return new ProblemError('repo_url_not_allowed', detail);
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith('..' + sep) && !isAbsolute(rel));
 }
 
 function isUniqueViolation(error: unknown): boolean {
