@@ -350,6 +350,11 @@ describe('the server process', () => {
       expect(submitted.status, submitted.text).toBe(202);
       // The first attempt is refused; the next is 5 s (± 20 %) away when the server dies.
       await waitFor(() => received.length === 1, 15_000, 'the first attempt');
+      // Killed once the refusal is recorded: a delivery cut off mid-attempt waits out its 60 s lease instead.
+      await waitFor(async () => {
+        const page = await request(url, 'GET', `/api/v1/webhooks/${created.json.id}/deliveries`, { token: bearer });
+        return page.json.items[0]?.lastStatusCode === 503;
+      }, 15_000, 'the refused attempt to be recorded');
       first.child.kill('SIGKILL');
       await once(first.child, 'exit');
       answer = 204;
