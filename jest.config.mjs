@@ -26,7 +26,8 @@ export default {
   transformIgnorePatterns: [ignoreAllBut(esmOnlyPackages(new URL('./node_modules/', import.meta.url)))],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'node'],
   // The sources import their siblings as `./x.js`, as NodeNext wants; under jest they are `./x.ts`.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // The client package is tested and used from its sources, as tsconfig.json maps it.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@autocode/client$': '<rootDir>/clients/typescript/src/index.ts' },
   globalSetup: '<rootDir>/test/global-setup.ts',
   setupFiles: ['reflect-metadata'],
   testTimeout: 60_000,

@@ -5,7 +5,7 @@ import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the build reads besides node_modules (package-lock.json stands for that). */
-const INPUTS = ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'];
+const INPUTS = ['src', 'clients/typescript/src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'];
 const STAMP = join('dist', '.build-stamp');
 const OUTPUTS = [join('dist', 'main.js'), join('dist', 'cli.js')];
 

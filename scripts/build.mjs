@@ -10,7 +10,7 @@
 //    (scripts/openapi.mjs imports from there).
 import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before as swaggerPlugin } from '@nestjs/swagger/plugin';
 import * as esbuild from 'esbuild';
@@ -20,22 +20,40 @@ import { writeStamp } from './build-stamp.mjs';
 const startedAt = Date.now();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+
+function reportDiagnostics(diagnostics) {
+  if (diagnostics.length === 0) return;
+  process.stderr.write(ts.formatDiagnosticsWithColorAndContext(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
+  process.exit(1);
+}
+
+/** Compiles one tsconfig project as it is (for the client package: its own dist/). */
+function buildTypeScript(configPath) {
+  const { config: projectConfig, error: readError } = ts.readConfigFile(configPath, ts.sys.readFile);
+  if (readError) throw new Error(ts.flattenDiagnosticMessageText(readError.messageText, '\n'));
+  const project = ts.parseJsonConfigFileContent(projectConfig, ts.sys, dirname(configPath));
+  rmSync(project.options.outDir, { recursive: true, force: true });
+  const compiled = ts.createProgram(project.fileNames, project.options);
+  const result = compiled.emit();
+  reportDiagnostics(ts.sortAndDeduplicateDiagnostics([...ts.getPreEmitDiagnostics(compiled), ...result.diagnostics]));
+}
 const configFile = ts.findConfigFile(root, ts.sys.fileExists, 'tsconfig.build.json');
 const { config, error } = ts.readConfigFile(configFile, ts.sys.readFile);
 if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
 const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root);
 const outDir = parsed.options.outDir;
 
+// The API client the CLI's remote commands use is an npm workspace package: build it first, as its
+// users would get it (dist/ with its declarations).
+buildTypeScript(join(root, 'clients', 'typescript', 'tsconfig.json'));
+
 rmSync(outDir, { recursive: true, force: true });
 const program = ts.createProgram(parsed.fileNames, parsed.options);
 const emitted = program.emit(undefined, undefined, undefined, false, {
   before: [swaggerPlugin({ introspectComments: true, classValidatorShim: true, dtoFileNameSuffix: ['.dto.ts', '.entity.ts', '.view.ts'] }, program)],
 });
-const diagnostics = ts.sortAndDeduplicateDiagnostics([...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]);
-if (diagnostics.length > 0) {
-  process.stderr.write(ts.formatDiagnosticsWithColorAndContext(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
-  process.exit(1);
-}
+reportDiagnostics(ts.sortAndDeduplicateDiagnostics([...ts.getPreEmitDiagnostics(program), ...emitted.diagnostics]));
 
 // Loaded from node_modules at run time, not bundled: native addons and the packages that load
 // files of their own by path (pino's transports run in worker threads from their files,
@@ -127,6 +145,8 @@ const { metafile } = await esbuild.build({
   minifySyntax: true,
   sourcemap: true,
   // The dependencies' CommonJS code calls require(); in an ES module it is made from the chunk's URL.
+  // What `autocode --version` prints and the remote commands send as their User-Agent.
+  define: { CLI_VERSION: JSON.stringify(version) },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'error',
   metafile: true,

@@ -193,6 +193,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 /** The built server (`dist/main.js`) in a child process, listening; what it printed is kept. */
 export interface BuiltServer {
   url: string;
+  pid: number;
   /** Its stdout and stderr so far. */
   output(): string;
   /** SIGTERM, then waits for it to exit. */
@@ -220,7 +221,7 @@ export async function startBuiltServer(env: Record<string, string>, timeoutMs = 
       timeoutMs,
       'the server',
     );
-    return { url: `http://127.0.0.1:${port}`, output: () => output, stop };
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid!, output: () => output, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -14,6 +14,8 @@ export interface RetryOptions {
    * in milliseconds (default 60000); past it, the last error is thrown.
    */
   retryForMs?: number;
+  /** Called before each wait to reconnect, with what broke the stream and how long the wait is. */
+  onRetry?: (retry: { error: unknown; delayMs: number; attempt: number }) => void;
 }
 
 export interface FollowOptions {
@@ -111,6 +113,7 @@ export async function* followRunEvents(api: Client<paths>, id: string, options: 
     if (Date.now() + delay - heardFromServerAt > retryForMs) {
       throw failure instanceof EventStreamError && failure.cause !== undefined ? failure.cause : failure;
     }
+    options.retry?.onRetry?.({ error: failure, delayMs: delay, attempt: failures });
     await sleep(delay, signal);
   }
 }

@@ -2,37 +2,12 @@ import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { CliError, printJson, printTable } from '../../cli/output.js';
 import type { Tier } from '../../config/configuration.js';
 import { QuotaService, type QuotaChange } from '../quota.service.js';
-import type { UserQuotaView } from '../quota.view.js';
+import { CLEAR, describeUserQuota, overrideValue, USER_COLUMNS, userRow, type Setting } from '../quota-format.js';
 import { isTier } from '../tiers.js';
-
-/** Marks an override to clear; commander would replace a parser's `null` by the raw text. */
-const CLEAR = 'default';
-type Setting<T> = T | typeof CLEAR;
-
-/** `--daily 100` sets an override; `--daily default` clears it back to the tier's figure. */
-function overrideValue(value: string, flag: string, min: number): Setting<number> {
-  if (value === CLEAR || value === 'none') return CLEAR;
-  if (!/^\d+$/.test(value) || Number(value) < min) {
-    throw new CliError(`${flag} takes a whole number${min > 0 ? ` of at least ${min}` : ''}, or "default" to clear the override`, 2);
-  }
-  return Number(value);
-}
 
 function requireUser(user: string | undefined): string {
   if (!user) throw new CliError('--user ID is required', 2);
   return user;
-}
-
-function describe(view: UserQuotaView): string {
-  const mark = (key: keyof UserQuotaView['overrides']): string => (view.overrides[key] !== null ? ' (override)' : '');
-  return [
-    `user        ${view.userId}${view.role === 'admin' ? ' (admin)' : ''}`,
-    `tier        ${view.tier}${mark('tier')}`,
-    `concurrent  ${view.concurrent.used}/${view.concurrent.limit}${mark('concurrent')}`,
-    `queued      ${view.queued.used}/${view.queued.limit}${mark('queued')}`,
-    `daily       ${view.daily.used}/${view.daily.limit}${mark('daily')}, resets ${view.daily.resetsAt}`,
-    `max run     ${view.maxRunSeconds}s${mark('maxRunSeconds')}`,
-  ].join('\n') + '\n';
 }
 
 @SubCommand({ name: 'list', description: 'users with their tier and usage' })
@@ -44,18 +19,7 @@ export class UsersListCommand extends CommandRunner {
   async run(_args: string[], options: { json?: boolean }): Promise<void> {
     const users = await this.quota.listUsers();
     if (options.json) return printJson({ items: users });
-    printTable(
-      users.map((user) => ({
-        user: user.userId,
-        role: user.role,
-        tier: user.tier,
-        running: `${user.concurrent.used}/${user.concurrent.limit}`,
-        queued: `${user.queued.used}/${user.queued.limit}`,
-        today: `${user.daily.used}/${user.daily.limit}`,
-        'last seen': user.lastSeenAt,
-      })),
-      ['user', 'role', 'tier', 'running', 'queued', 'today', 'last seen'],
-    );
+    printTable(users.map(userRow), USER_COLUMNS);
   }
 
   @Option({ flags: '--json', description: 'print JSON' })
@@ -82,7 +46,7 @@ export class QuotaShowCommand extends CommandRunner {
     const view = (await this.quota.listUsers()).find((user) => user.userId === userId);
     if (!view) throw new CliError(`there is no user ${userId}`);
     if (options.json) return printJson(view);
-    process.stdout.write(describe(view));
+    process.stdout.write(describeUserQuota(view));
   }
 
   @Option({ flags: '--user <id>', description: 'the user', required: true })
@@ -115,7 +79,7 @@ export class QuotaSetCommand extends CommandRunner {
     const { user, ...settings } = options;
     if (Object.keys(settings).length === 0) throw new CliError('nothing to set: give --tier, --concurrent, --daily, --queued or --max-run-seconds', 2);
     const change = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === CLEAR ? null : value])) as QuotaChange;
-    process.stdout.write(describe(await this.quota.change(requireUser(user), change)));
+    process.stdout.write(describeUserQuota(await this.quota.change(requireUser(user), change)));
   }
 
   @Option({ flags: '--user <id>', description: 'the user', required: true })
