@@ -293,12 +293,13 @@ if (process.getuid?.() !== 0) console.warn('sandbox.e2e-spec: not run as root, s
     dataDir = mkdtempSync(join(tmpdir(), 'autocode-unsandboxed-'));
     database = await createTestDatabase();
     const env = { ...environment(dataDir, database, { ...FIXTURE_AGENTS, probe: { command: [process.execPath, join(fixtures, 'sandbox-probe.mjs'), '{prompt}'] } }), ...variant, LOG_LEVEL: 'info' };
+    // The server makes DATA_DIR's secret as it starts; `token create` needs it there.
+    server = await startBuiltServer(env);
     tokens = {
       alice: cli(env, 'token', 'create', '--user', 'alice').stdout.trim(),
       bob: cli(env, 'token', 'create', '--user', 'bob').stdout.trim(),
       admin: cli(env, 'token', 'create', '--user', 'ops', '--admin').stdout.trim(),
     };
-    server = await startBuiltServer(env);
   });
 
   afterAll(async () => {

@@ -6,6 +6,7 @@ import { describeFailure, EXIT, EXIT_CODES_HELP } from './remote/exit-codes.js';
 import { runCommand } from './remote/run.command.js';
 import { runsCommand } from './remote/runs.command.js';
 import { sessionCommands } from './remote/session.command.js';
+import { workspacesCommand } from './remote/workspaces.command.js';
 
 /** Commands that always administer this machine's DATA_DIR, with what `--help` says of them. */
 const LOCAL_COMMANDS: Record<string, string> = {
@@ -24,7 +25,7 @@ const LOCAL_UNLESS_SERVER: Record<string, string> = {
 
 const WHERE_COMMANDS_ACT = `
 Where commands act:
-  login, logout, whoami, run and runs talk to a server over HTTP: the context saved by
+  login, logout, whoami, run, runs and workspaces talk to a server over HTTP: the context saved by
   \`autocode login\`, or AUTOCODE_SERVER and AUTOCODE_TOKEN, which win (for CI).
   serve, server, db and token administer this machine's server through its DATA_DIR.
   agents, users and quota ask the server when one is configured, else the local DATA_DIR.
@@ -56,7 +57,7 @@ export function buildProgram(hasServer: boolean): Command {
     .showSuggestionAfterError(true)
     .enablePositionalOptions()
     .addHelpText('after', WHERE_COMMANDS_ACT);
-  for (const command of [...sessionCommands(), runCommand(), runsCommand()]) program.addCommand(command);
+  for (const command of [...sessionCommands(), runCommand(), runsCommand(), workspacesCommand()]) program.addCommand(command);
   if (hasServer) for (const command of remoteAdminCommands()) program.addCommand(command);
   else for (const [name, description] of Object.entries(LOCAL_UNLESS_SERVER)) program.addCommand(localCommand(name, description));
   for (const [name, description] of Object.entries(LOCAL_COMMANDS)) program.addCommand(localCommand(name, description));

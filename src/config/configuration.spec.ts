@@ -31,6 +31,18 @@ describe('loadConfiguration', () => {
     expect(loadConfiguration({ DATA_DIR: dataDir }).auth.secret).toBe(first.auth.secret);
   });
 
+  it('makes no DATA_DIR or secret for the admin commands: they need the server\'s data there', () => {
+    const missing = join(dataDir, 'mistyped');
+    expect(() => loadConfiguration({ DATA_DIR: missing }, { serverData: 'require' })).toThrow(/^no server data: DATA_DIR .*mistyped does not exist/);
+    expect(() => loadConfiguration({ DATA_DIR: missing }, { serverData: 'initialize' })).toThrow(/does not exist/);
+    expect(() => loadConfiguration({ DATA_DIR: dataDir }, { serverData: 'require' })).toThrow(/holds no jwt\.secret/);
+    expect(statSync(dataDir).isDirectory() && !statSync(missing, { throwIfNoEntry: false })).toBe(true);
+    // `db migrate` sets up an existing DATA_DIR; then the others find its secret.
+    const initialized = loadConfiguration({ DATA_DIR: dataDir }, { serverData: 'initialize' });
+    expect(loadConfiguration({ DATA_DIR: dataDir }, { serverData: 'require' }).auth.secret).toBe(initialized.auth.secret);
+    expect(loadConfiguration({ DATA_DIR: join(dataDir, 'other'), JWT_SECRET: 'y'.repeat(32) }, { serverData: 'create' }).auth.secret).toBe('y'.repeat(32));
+  });
+
   it('uses JWT_SECRET when set and writes no file', () => {
     const secret = 'x'.repeat(32);
     expect(loadConfiguration({ DATA_DIR: dataDir, JWT_SECRET: secret }).auth.secret).toBe(secret);

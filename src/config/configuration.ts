@@ -180,11 +180,10 @@ function fileRoots(value: string | undefined, schemes: string[], dataDir: string
  * The server's data is missing where DATA_DIR points: an admin command there would otherwise make a
  * fresh directory and secret whose tokens the real server rejects.
  */
-function requireServerData(dataDir: string, needsSecret: boolean, sqlite: boolean): void {
+function requireServerData(dataDir: string, needsSecret: boolean): void {
   const hint = 'set DATA_DIR to the server\'s data directory, or start a server here with `autocode serve` or `autocode server start`';
   if (!existsSync(dataDir)) throw new ConfigurationError(`no server data: DATA_DIR ${dataDir} does not exist (${hint})`);
   if (needsSecret && !existsSync(join(dataDir, SECRET_FILE))) throw new ConfigurationError(`no server data: DATA_DIR ${dataDir} holds no ${SECRET_FILE} (${hint})`);
-  if (sqlite && !existsSync(join(dataDir, 'autocode.db'))) throw new ConfigurationError(`no server data: DATA_DIR ${dataDir} holds no database (${hint})`);
 }
 
 export interface LoadOptions {
@@ -205,8 +204,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const publicKey = vars.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n') ?? null;
   if (serverData === 'create') createDataDir(dataDir);
-  else if (serverData === 'initialize') requireServerData(dataDir, false, false);
-  else requireServerData(dataDir, vars.JWT_SECRET === undefined && !publicKey, !vars.DATABASE_URL);
+  else requireServerData(dataDir, serverData === 'require' && vars.JWT_SECRET === undefined && !publicKey);
   const secret = vars.JWT_SECRET ?? (publicKey ? null : loadOrCreateSecret(dataDir));
   const prettyDefault = process.stdout.isTTY === true;
   const repoSchemes = [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'https').split(',').map((scheme) => scheme.trim()))];
