@@ -13,6 +13,7 @@ import { CommandExecutor } from './executors/command.executor.js';
 import { Executor } from './executors/executor.js';
 import { RoutingExecutor } from './executors/routing.executor.js';
 import { RunEventsService } from './run-events.service.js';
+import { RunRelayService } from './run-relay.service.js';
 import { LocalRunQueue, RunQueue } from './run-queue.js';
 import { AdminRunsController, AgentsController, RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
@@ -37,6 +38,8 @@ export class AgentsModule {
         { provide: RUNS_AGENTS, useValue: options.runsAgents },
         { provide: RunQueue, useClass: LocalRunQueue },
         AgentProfilesService,
+        // Only a server talks to the other nodes; the CLI does not.
+        ...(options.http || options.runsAgents ? [RunRelayService] : []),
         SandboxService,
         RunEventsService,
         RunsService,
@@ -45,7 +48,7 @@ export class AgentsModule {
         ClaudeExecutor,
         { provide: Executor, useClass: RoutingExecutor },
       ],
-      exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService, SandboxService],
+      exports: [RunsService, RunEventsService, AgentProfilesService, DispatcherService, SandboxService, ...(options.http || options.runsAgents ? [RunRelayService] : [])],
     };
   }
 }

@@ -94,6 +94,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private worktreeSweep: Promise<void> | null = null;
   private lastWorktreeSweepAt = 0;
   private lastTickAt = 0;
+  private readonly cancelRelays: ((runId: string) => void)[] = [];
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -198,10 +199,26 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return (await settledWithin([...this.active.values()].map((entry) => entry.done), ms)) && this.active.size === 0;
   }
 
-  /** Ends a run running on this node (a no-op elsewhere; the owning node sees `cancel_requested`). */
-  cancelLocal(runId: string): void {
+  /** Ends a run running on this node; answers whether it was running here. */
+  cancelLocal(runId: string): boolean {
     const entry = this.active.get(runId);
     if (entry) this.stop(entry, 'cancelled', 'cancel_requested');
+    return entry !== undefined;
+  }
+
+  /**
+   * A stored cancel request: the run ends here at once when this node runs it; otherwise the
+   * other nodes are told (over Redis, when configured), and in any case the owning node finds
+   * `cancel_requested` on its next look at the database.
+   */
+  requestCancel(runId: string): void {
+    if (this.cancelLocal(runId)) return;
+    for (const tell of this.cancelRelays) tell(runId);
+  }
+
+  /** Adds a way to tell the other nodes of a cancel request. */
+  relayCancels(tell: (runId: string) => void): void {
+    this.cancelRelays.push(tell);
   }
 
   /** Runs crash recovery unless it is done or under way; a failed attempt is tried again on the next tick. */

@@ -53,6 +53,7 @@ export class RunEventsService {
   private readonly logger = new Logger(RunEventsService.name);
   private readonly bus = new EventEmitter().setMaxListeners(0);
   private readonly counters = new Map<string, number>();
+  private readonly relays: ((runId: string, events: RunEventView[]) => void)[] = [];
   private pending: RunEvent[] = [];
   /** Cancels the flush scheduled by `append`, if one is. */
   private cancelScheduledFlush: (() => void) | null = null;
@@ -173,8 +174,21 @@ export class RunEventsService {
     return event;
   }
 
+  /** Tells this node's subscribers of committed events, and the other nodes through the relays. */
   publish(runId: string, events: RunEventView[]): void {
+    if (events.length === 0) return;
+    this.bus.emit(runId, events);
+    for (const relay of this.relays) relay(runId, events);
+  }
+
+  /** Committed events another node published: for this node's subscribers only. */
+  receive(runId: string, events: RunEventView[]): void {
     if (events.length > 0) this.bus.emit(runId, events);
+  }
+
+  /** Adds a way to pass published events on to the other nodes. */
+  relayTo(relay: (runId: string, events: RunEventView[]) => void): void {
+    this.relays.push(relay);
   }
 
   /** Ends every open event stream (shutdown); each stream's client reconnects with Last-Event-ID. */

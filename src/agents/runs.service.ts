@@ -203,7 +203,7 @@ export class RunsService {
   /**
    * Cancels a queued run at once; for a running one, records the request and
    * lets the node that runs it end its process group (at once when that is
-   * this node, within a second from any other).
+   * this node or Redis tells it, else within a second).
    */
   async cancel(scope: RunScope, runId: string): Promise<RunView> {
     const { run, event, deliveries } = await this.database.transaction(async (manager) => {
@@ -230,7 +230,7 @@ export class RunsService {
       this.events.publish(runId, [event]);
       this.metrics.runFinished(run.agent, run.status, null, run.finishedAt!);
     } else {
-      this.dispatcher.cancelLocal(runId);
+      this.dispatcher.requestCancel(runId);
     }
     return toRunView(run);
   }

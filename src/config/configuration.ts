@@ -66,6 +66,8 @@ export interface AppConfig {
     /** Whether endpoints may be on this host or a private or link-local network (tests, closed networks). */
     allowPrivateNetworks: boolean;
   };
+  /** Redis, when set: run events and cancellations reach every node at once instead of by polling. */
+  redis: { url: string | null };
 }
 
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -262,5 +264,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
       gid: vars.SANDBOX_GID ?? vars.SANDBOX_UID ?? 65534,
     },
     webhooks: { allowPrivateNetworks: vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
+    redis: { url: vars.REDIS_URL || null },
   };
 }

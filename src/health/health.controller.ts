@@ -78,12 +78,15 @@ export class HealthController {
   async detailed(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
     if (!this.config.health.detailedPublic) await this.requireAdmin(authorization);
     const { result } = await this.readiness();
-    const components = Object.fromEntries(
+    const components: Record<string, { status: ComponentState; detail: Record<string, unknown> }> = Object.fromEntries(
       Object.entries(result.details).map(([name, { status, ...detail }]) => [name, { status: status as ComponentState, detail }]),
     );
+    const redis = await this.indicators.redis();
+    if (redis) components.redis = redis;
     const down = Object.entries(components).filter(([, component]) => component.status !== 'up').map(([name]) => name);
     // Draining, or recovering from an unclean stop, is orderly, not a fault.
-    const orderly = new Set(['draining', 'recovery', 'queue']);
+    // Without Redis the nodes still see each other's work, by polling the database.
+    const orderly = new Set(['draining', 'recovery', 'queue', 'redis']);
     const overall = down.length === 0 ? 'healthy' : down.every((name) => orderly.has(name)) ? 'degraded' : 'unhealthy';
     await reply.status(overall === 'unhealthy' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK).send({
       status: overall,

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DispatcherService } from '../agents/dispatcher.service.js';
+import { RunRelayService } from '../agents/run-relay.service.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 
@@ -28,6 +29,7 @@ export class HealthIndicators {
     private readonly database: DatabaseService,
     private readonly dispatcher: DispatcherService,
     config: ConfigService<AppConfig, true>,
+    @Optional() private readonly relay?: RunRelayService,
   ) {
     this.dataDir = config.get('dataDir', { infer: true });
     this.minFreeBytes = config.get('health.minFreeMb', { infer: true }) * 1024 * 1024;
@@ -78,6 +80,23 @@ export class HealthIndicators {
     return session.down({
       message: leftovers === null ? 'looking for runs left running by an unclean stop' : `ending ${leftovers} run(s) left running by an unclean stop`,
     });
+  }
+
+  /**
+   * Redis, when configured: down means the nodes fall back to polling the database for each
+   * other's run events and cancels, slower but complete, so it degrades the node (in the
+   * detailed report) without taking it out of readiness. Null when Redis is not configured.
+   */
+  async redis(): Promise<{ status: 'up' | 'down'; detail: Record<string, unknown> } | null> {
+    if (!this.relay?.state.configured) return null;
+    const { received, lastError } = this.relay.state;
+    try {
+      const started = Date.now();
+      await this.relay.ping(PROBE_TIMEOUT_MS);
+      return { status: 'up', detail: { responseTime: Date.now() - started, messagesFromOtherNodes: received } };
+    } catch (error) {
+      return { status: 'down', detail: { message: `Redis is unreachable (${lastError ?? (error as Error).message}): run events and cancels from other nodes arrive by polling the database` } };
+    }
   }
 
   draining() {

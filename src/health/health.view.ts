@@ -34,7 +34,7 @@ export class HealthComponent {
 
 /** `GET /health/detailed`. */
 export class HealthReport {
-  /** `degraded` when only the queue, recovery or draining is down. */
+  /** `degraded` when only the queue, recovery, draining or Redis is down. */
   status: 'healthy' | 'degraded' | 'unhealthy';
   version: string;
   uptimeSeconds: number;

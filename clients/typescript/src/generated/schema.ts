@@ -1099,7 +1099,7 @@ export interface components {
                 [key: string]: components["schemas"]["HealthComponent"];
             };
             /**
-             * @description `degraded` when only the queue, recovery or draining is down.
+             * @description `degraded` when only the queue, recovery, draining or Redis is down.
              * @enum {string}
              */
             status: "degraded" | "healthy" | "unhealthy";

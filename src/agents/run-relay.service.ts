@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config/configuration.js';
+import { DispatcherService } from './dispatcher.service.js';
+import { RunEventsService } from './run-events.service.js';
+import type { RunEventView } from './run.view.js';
+
+const EVENTS_CHANNEL = 'autocode:run-events';
+const CANCELS_CHANNEL = 'autocode:run-cancels';
+
+interface EventsMessage {
+  from: string;
+  runId: string;
+  events: RunEventView[];
+}
+
+interface CancelMessage {
+  from: string;
+  runId: string;
+}
+
+/**
+ * With `REDIS_URL`, the nodes tell each other over Redis pub/sub what they have committed: a
+ * run's events reach the streams of every node as soon as they are stored, and a cancel sent to
+ * any node reaches the one that runs the agent at once. The database stays the truth: a message
+ * carries only what is already stored, each stream orders and de-duplicates by `seq`, and while
+ * Redis is away the nodes fall back to reading the database every few seconds (and catch up
+ * from it, so a message lost then costs time, never an event).
+ */
+@Injectable()
+export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RunRelayService.name);
+  private readonly url: string | null;
+  /** This process, so that it skips its own messages (node names need not be unique). */
+  private readonly instance = randomUUID();
+  private publisher: Redis | null = null;
+  private subscriber: Redis | null = null;
+  private connected = false;
+  private lastError: string | null = null;
+  private received = 0;
+
+  constructor(
+    config: ConfigService<AppConfig, true>,
+    private readonly events: RunEventsService,
+    private readonly dispatcher: DispatcherService,
+  ) {
+    this.url = config.get('redis.url', { infer: true });
+  }
+
+  /** For health: whether Redis is configured and answering, and how many messages came from other nodes. */
+  get state(): { configured: boolean; connected: boolean; lastError: string | null; received: number } {
+    return { configured: this.url !== null, connected: this.connected, lastError: this.lastError, received: this.received };
+  }
+
+  /** A round trip to Redis within `timeoutMs`; throws what went wrong. */
+  async ping(timeoutMs: number): Promise<void> {
+    if (!this.publisher) throw new Error('REDIS_URL is not set');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.publisher.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  onModuleInit(): void {
+    if (this.url === null) return;
+    const options = {
+      // Fail a publish at once while Redis is away (the database fallback covers it), and keep trying to reconnect.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt: number) => Math.min(250 * attempt, 2000),
+      lazyConnect: false,
+    };
+    this.publisher = new Redis(this.url, options);
+    this.subscriber = new Redis(this.url, { ...options, enableOfflineQueue: true });
+    this.publisher.on('ready', () => this.changed(true));
+    this.publisher.on('error', (error: Error) => this.changed(false, error.message));
+    this.publisher.on('end', () => this.changed(false, 'connection closed'));
+    this.subscriber.on('error', () => {});
+    this.subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
+    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
+    this.events.relayTo((runId, events) => this.send(EVENTS_CHANNEL, { from: this.instance, runId, events } satisfies EventsMessage));
+    this.dispatcher.relayCancels((runId) => this.send(CANCELS_CHANNEL, { from: this.instance, runId } satisfies CancelMessage));
+  }
+
+  onApplicationShutdown(): void {
+    // Nothing is owed to Redis: a message not sent is made up for by the database.
+    this.publisher?.disconnect();
+    this.subscriber?.disconnect();
+  }
+
+  private changed(connected: boolean, error?: string): void {
+    if (connected && !this.connected) this.logger.log('connected to Redis: run events and cancels reach every node at once');
+    if (!connected && (this.connected || this.lastError === null)) {
+      this.logger.warn(`Redis is unreachable (${error}): other nodes see run events and cancels by polling the database until it is back`);
+    }
+    this.connected = connected;
+    if (error !== undefined) this.lastError = error;
+  }
+
+  private send(channel: string, message: EventsMessage | CancelMessage): void {
+    if (!this.publisher || !this.connected) return;
+    this.publisher.publish(channel, JSON.stringify(message)).catch(() => {});
+  }
+
+  private onMessage(channel: string, text: string): void {
+    let message: EventsMessage | CancelMessage;
+    try {
+      message = JSON.parse(text) as EventsMessage | CancelMessage;
+    } catch {
+      return;
+    }
+    if (message.from === this.instance) return;
+    this.received += 1;
+    if (channel === EVENTS_CHANNEL && 'events' in message) this.events.receive(message.runId, message.events);
+    else if (channel === CANCELS_CHANNEL) this.dispatcher.cancelLocal(message.runId);
+  }
+}
