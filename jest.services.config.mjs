@@ -12,6 +12,7 @@ export default {
     '<rootDir>/test/idempotency.e2e-spec.ts',
     '<rootDir>/test/control-characters.e2e-spec.ts',
     '<rootDir>/test/webhooks.e2e-spec.ts',
+    '<rootDir>/test/fairness.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],

@@ -117,6 +117,21 @@ describe('several nodes with Redis', () => {
     process.stdout.write(`cross-node stdout lag over Redis: p50 ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms\n`);
   });
 
+  it('a run submitted to the API node wakes the worker, which starts it once', async () => {
+    const client = createClient({ baseUrl: api.url, token });
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const run = await client.waitForRun((await client.submitRun({ agent: 'fast', prompt: `run ${i}` })).id);
+      expect(run.status).toBe('succeeded');
+      expect(run.node).toBe('worker');
+      waits.push(Date.parse(run.startedAt!) - Date.parse(run.createdAt));
+      const events = await request(api.url, 'GET', `/api/v1/runs/${run.id}/events`, { token });
+      expect(events.json.items.filter((event: RunEvent) => event.type === 'status' && event.data.status === 'running')).toHaveLength(1);
+    }
+    waits.sort((a, b) => a - b);
+    process.stdout.write(`cross-node submit → start: median ${waits[2]} ms, max ${waits[4]} ms\n`);
+  });
+
   it('a cancel sent to the API node ends the agent on the worker', async () => {
     const client = createClient({ baseUrl: api.url, token });
     const before = (await redisComponent(worker)).detail.messagesFromOtherNodes as number;

@@ -95,6 +95,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private lastWorktreeSweepAt = 0;
   private lastTickAt = 0;
   private readonly cancelRelays: ((runId: string) => void)[] = [];
+  private waking: Promise<void> | null = null;
+  /** When this node last started a run of each user: the users take turns for free slots. */
+  private readonly lastStartedAt = new Map<string, number>();
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -289,6 +292,18 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
+  /**
+   * Another node queued a run, or ended one (which may free a user's slot): look at the stored
+   * queued runs now rather than at the next tick. Calls while a look is under way coalesce.
+   */
+  wake(): void {
+    if (!this.runsAgents || this.draining || !this.recovery.done || this.waking) return;
+    this.waking = this.sweep()
+      .then(() => this.pump())
+      .catch((error: Error) => this.logger.warn(`looking for queued runs failed: ${error.message}`))
+      .finally(() => (this.waking = null));
+  }
+
   /** Enqueues stored queued runs this node does not know yet (submitted through another process, or before a restart). */
   private async sweep(): Promise<void> {
     const queued = await this.database.dataSource.getRepository(Run).find({
@@ -352,9 +367,32 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     });
   }
 
+  /**
+   * The waiting runs in the order they should get a slot: the users take turns, the one this
+   * node started a run for longest ago (or never) first, each user's runs oldest first. A user
+   * with a hundred runs queued ahead of another's five does not make the other wait for all of them.
+   */
+  private fairOrder(waiting: readonly QueuedRun[]): QueuedRun[] {
+    const byUser = new Map<string, QueuedRun[]>();
+    for (const run of waiting) {
+      const runs = byUser.get(run.userId);
+      if (runs) runs.push(run);
+      else byUser.set(run.userId, [run]);
+    }
+    const users = [...byUser.keys()].sort((a, b) => (this.lastStartedAt.get(a) ?? 0) - (this.lastStartedAt.get(b) ?? 0) || (byUser.get(a)![0]!.createdAt < byUser.get(b)![0]!.createdAt ? -1 : 1));
+    const order: QueuedRun[] = [];
+    for (let turn = 0; order.length < waiting.length; turn++) {
+      for (const user of users) {
+        const run = byUser.get(user)![turn];
+        if (run) order.push(run);
+      }
+    }
+    return order;
+  }
+
   private async pumpLoop(): Promise<void> {
     const usersAtLimit = new Set<string>();
-    for (const candidate of [...this.queue.waiting()]) {
+    for (const candidate of this.fairOrder(this.queue.waiting())) {
       if (this.draining || this.active.size >= this.capacity) return;
       if (usersAtLimit.has(candidate.userId)) continue;
       try {
@@ -395,6 +433,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private launch(run: Run, runningEvent: RunEventView, tier: Tier): void {
+    this.lastStartedAt.set(run.userId, Date.now());
     this.events.publish(run.id, [runningEvent]);
     this.metrics.runStarted(run.createdAt, run.startedAt!);
     this.logger.log({ runId: run.id, userId: run.userId, agent: run.agent }, 'run started');

@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/configuration.js';
 import { DispatcherService } from './dispatcher.service.js';
+import { isFinal, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService } from './run-events.service.js';
 import type { RunEventView } from './run.view.js';
 
@@ -24,7 +25,8 @@ interface CancelMessage {
 /**
  * With `REDIS_URL`, the nodes tell each other over Redis pub/sub what they have committed: a
  * run's events reach the streams of every node as soon as they are stored, and a cancel sent to
- * any node reaches the one that runs the agent at once. The database stays the truth: a message
+ * any node reaches the one that runs the agent at once, and a run queued on an API node wakes
+ * the workers, which look for it in the database. The database stays the truth: a message
  * carries only what is already stored, each stream orders and de-duplicates by `seq`, and while
  * Redis is away the nodes fall back to reading the database every few seconds (and catch up
  * from it, so a message lost then costs time, never an event).
@@ -115,7 +117,12 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     }
     if (message.from === this.instance) return;
     this.received += 1;
-    if (channel === EVENTS_CHANNEL && 'events' in message) this.events.receive(message.runId, message.events);
-    else if (channel === CANCELS_CHANNEL) this.dispatcher.cancelLocal(message.runId);
+    if (channel === EVENTS_CHANNEL && 'events' in message) {
+      this.events.receive(message.runId, message.events);
+      // A run queued elsewhere, or one that ended and may have freed its user's slot: this node looks now.
+      if (message.events.some((event) => event.type === 'status' && (event.data.status === 'queued' || isFinal(event.data.status as RunStatus)))) this.dispatcher.wake();
+    } else if (channel === CANCELS_CHANNEL) {
+      this.dispatcher.cancelLocal(message.runId);
+    }
   }
 }
