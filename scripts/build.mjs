@@ -20,7 +20,6 @@ import { writeStamp } from './build-stamp.mjs';
 const startedAt = Date.now();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
 
 function reportDiagnostics(diagnostics) {
   if (diagnostics.length === 0) return;
@@ -145,8 +144,6 @@ const { metafile } = await esbuild.build({
   minifySyntax: true,
   sourcemap: true,
   // The dependencies' CommonJS code calls require(); in an ES module it is made from the chunk's URL.
-  // What `autocode --version` prints and the remote commands send as their User-Agent.
-  define: { CLI_VERSION: JSON.stringify(version) },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'error',
   metafile: true,

@@ -99,6 +99,16 @@ describe('several nodes with Redis', () => {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('lists both nodes, with role and capacity, in the detailed report of either', async () => {
+    for (const server of [api, worker]) {
+      const report = await request(server.url, 'GET', '/health/detailed', { token: admin });
+      expect(report.json.nodes.map((node: { name: string; role: string; capacity: number }) => [node.name, node.role, node.capacity])).toEqual([
+        ['api', 'api', 0],
+        ['worker', 'worker', 4],
+      ]);
+    }
+  });
+
   it('streams the events of a run on the worker from the API node, each once and in order, as Redis relays them', async () => {
     const client = createClient({ baseUrl: api.url, token });
     const before = (await redisComponent(api)).detail.messagesFromOtherNodes as number;

@@ -45,6 +45,13 @@ describe('health', () => {
     });
     expect(admin.json.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(admin.json.uptimeSeconds).toBeGreaterThanOrEqual(0);
+    // This server among the nodes, from the heartbeat it writes once it listens.
+    const rootToken = server.token('root', { admin: true });
+    const nodes = await waitFor(async () => {
+      const report = await server.request('GET', '/health/detailed', { token: rootToken });
+      return report.json.nodes.length > 0 ? report.json.nodes : undefined;
+    }, 10_000, 'the heartbeat');
+    expect(nodes).toEqual([expect.objectContaining({ name: 'test-node', role: 'all', capacity: 4, running: 0, version: admin.json.version })]);
   });
 
   (onPostgres ? it.skip : it)('turns readiness down while the SQLite database file is gone, and up when it is back; liveness stays up', async () => {

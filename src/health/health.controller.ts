@@ -98,6 +98,7 @@ export class HealthController {
       activeRuns: this.dispatcher.activeCount,
       queuedRuns: this.dispatcher.queuedCount,
       sandbox: this.sandbox.view(),
+      nodes: await this.indicators.nodes(),
       components,
     } satisfies HealthReport);
   }

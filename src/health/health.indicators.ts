@@ -7,6 +7,8 @@ import { DispatcherService } from '../agents/dispatcher.service.js';
 import { RunRelayService } from '../agents/run-relay.service.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
+import type { NodeView } from '../daemon/node.view.js';
+import { listNodes } from '../daemon/nodes.js';
 
 /** Longest a single probe may take before it counts as down. */
 export const PROBE_TIMEOUT_MS = 2_000;
@@ -97,6 +99,11 @@ export class HealthIndicators {
     } catch (error) {
       return { status: 'down', detail: { message: `Redis is unreachable (${lastError ?? (error as Error).message}): run events and cancels from other nodes arrive by polling the database` } };
     }
+  }
+
+  /** The server processes sharing the database, from their heartbeats; empty when it cannot be read. */
+  nodes(): Promise<NodeView[]> {
+    return listNodes(this.database).catch(() => []);
   }
 
   draining() {

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { HealthCheckStatus } from '@nestjs/terminus';
 import { SandboxView } from '../agents/agent.view.js';
+import { NodeView } from '../daemon/node.view.js';
 import type { Role } from '../config/configuration.js';
 
 /** One readiness probe (Terminus): its state, with what the probe found or why it failed. */
@@ -45,6 +46,8 @@ export class HealthReport {
   queuedRuns: number;
   /** How this node isolates agents; `warning` says when it does not. */
   sandbox: SandboxView;
+  /** The server processes sharing the database, heard from within the last 15 s (this one included). */
+  nodes: NodeView[];
 
   @ApiProperty({ description: 'Each component, by name', type: 'object', additionalProperties: { $ref: getSchemaPath(HealthComponent) } })
   components: Record<string, HealthComponent>;

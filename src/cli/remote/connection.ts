@@ -2,10 +2,9 @@ import { createClient, type AutocodeClient } from '@autocode/client';
 import { InvalidArgumentError } from 'commander';
 import { resolveContext } from './contexts.js';
 
-declare const CLI_VERSION: string | undefined;
+import { VERSION } from '../../metrics/version.js';
 
-/** The version printed by `--version` and sent as the User-Agent: the build stamps it in. */
-export const VERSION = typeof CLI_VERSION === 'string' ? CLI_VERSION : '0.0.0-dev';
+export { VERSION };
 
 export interface Connection {
   client: AutocodeClient;

@@ -6,10 +6,11 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Run } from '../../agents/entities/run.entity.js';
 import { processStartTime } from '../../agents/executors/process-group.js';
-import { CliError, parsePositiveInt, printJson } from '../../cli/output.js';
+import { CliError, parsePositiveInt, printJson, printTable } from '../../cli/output.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/configuration.js';
 import { DatabaseService } from '../../database/database.service.js';
+import { listNodes } from '../nodes.js';
 import { readLivePidFile } from '../pid-file.js';
 import { readServerState } from '../server-state.js';
 import { rotateLog, serverLogFile } from '../server-log.js';
@@ -211,10 +212,21 @@ export class ServerStatusCommand extends ServerCommandBase {
           activeRuns: await this.database.dataSource.getRepository(Run).countBy({ status: 'running', node: state?.node ?? this.config.node }),
         }
       : { running: false };
-    if (options.json) printJson(report);
-    else if (report.running) {
-      process.stdout.write(`running: pid ${report.pid}, ${report.url ?? 'URL unknown'}, up ${report.uptimeSeconds ?? '?'} s, ${report.activeRuns} active run(s)\n`);
-    } else process.stdout.write('not running\n');
+    // Every server process on this database, this machine's or not.
+    const nodes = await listNodes(this.database);
+    if (options.json) printJson({ ...report, nodes });
+    else {
+      if (report.running) {
+        process.stdout.write(`running: pid ${report.pid}, ${report.url ?? 'URL unknown'}, up ${report.uptimeSeconds ?? '?'} s, ${report.activeRuns} active run(s)\n`);
+      } else process.stdout.write('not running\n');
+      if (nodes.length > 0) {
+        process.stdout.write(`nodes on this database (${nodes.length}):\n`);
+        printTable(
+          nodes.map((node) => ({ node: node.name, role: node.role, running: `${node.running}/${node.capacity}`, queued: String(node.queued), version: node.version, 'last seen': node.lastSeenAt })),
+          ['node', 'role', 'running', 'queued', 'version', 'last seen'],
+        );
+      }
+    }
     if (!report.running) process.exitCode = EXIT_NOT_RUNNING;
   }
 

@@ -1093,6 +1093,26 @@ export interface components {
             /** @enum {string} */
             status: "shutting_down" | "error" | "ok" | "degraded";
         };
+        NodeView: {
+            /** @description NODE_NAME (several processes may share one). */
+            name: string;
+            /** @enum {string} */
+            role: "all" | "api" | "worker";
+            version: string;
+            /** @description Agents it may run at once (MAX_CONCURRENT_AGENTS; 0 for ROLE=api). */
+            capacity: number;
+            /** @description Agents running on it. */
+            running: number;
+            /** @description Runs waiting that it knows of. */
+            queued: number;
+            /** Format: date-time */
+            startedAt: string;
+            /**
+             * Format: date-time
+             * @description Its last heartbeat (every 5 s).
+             */
+            lastSeenAt: string;
+        };
         HealthReport: {
             /** @description Each component, by name */
             components: {
@@ -1113,6 +1133,8 @@ export interface components {
             queuedRuns: number;
             /** @description How this node isolates agents; `warning` says when it does not. */
             sandbox: components["schemas"]["SandboxView"];
+            /** @description The server processes sharing the database, heard from within the last 15 s (this one included). */
+            nodes: components["schemas"]["NodeView"][];
         };
         /** @description A `status` event of a run */
         RunStatusEvent: {
