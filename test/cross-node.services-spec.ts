@@ -171,4 +171,21 @@ describe('several nodes with Redis', () => {
     await redis.start();
     await waitFor(async () => (await redisComponent(api)).status === 'up' && (await redisComponent(worker)).status === 'up', 15_000, 'both nodes back on Redis');
   });
+
+  it('a worker killed with -9: the API node records its running run interrupted within a minute, once', async () => {
+    const client = createClient({ baseUrl: api.url, token });
+    const run = await client.submitRun({ agent: 'sleeper', prompt: 'on a node about to die' });
+    await waitFor(async () => (await client.getRun(run.id)).status === 'running', 15_000, 'the run to start');
+    const killedAt = Date.now();
+    process.kill(worker.pid, 'SIGKILL');
+    const ended = await client.waitForRun(run.id, { retry: { retryForMs: 90_000 } });
+    const tookMs = Date.now() - killedAt;
+    expect(ended.status).toBe('interrupted');
+    expect(ended.error).toEqual({ code: 'interrupted', message: 'node worker stopped answering while the run was running' });
+    expect(tookMs).toBeLessThan(60_000);
+    const events = await request(api.url, 'GET', `/api/v1/runs/${run.id}/events`, { token });
+    expect(events.json.items.filter((event: RunEvent) => event.type === 'status' && ['interrupted', 'succeeded', 'failed', 'cancelled'].includes(event.data.status as string))).toHaveLength(1);
+    expect(events.json.items.at(-1).data).toEqual({ status: 'interrupted', reason: 'node_lost' });
+    process.stdout.write(`worker killed → run interrupted: ${tookMs} ms\n`);
+  }, 90_000);
 });

@@ -566,10 +566,19 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /** Stores the final status and its event in one transaction, after every output event of the run. */
-  private async finish(run: Run, ending: Ending): Promise<void> {
+  /**
+   * Records as interrupted a run whose node stopped answering (see NodesService): its agent and
+   * its worktree are on that node, out of reach, so nothing is ended or committed here.
+   */
+  async interruptLost(run: Run): Promise<void> {
+    const message = `node ${run.node} stopped answering while the run was running`;
+    await this.finish(run, { status: 'interrupted', reason: 'node_lost', exitCode: null, error: { code: 'interrupted', message }, result: null }, { closeWorktree: false });
+  }
+
+  private async finish(run: Run, ending: Ending, { closeWorktree = true } = {}): Promise<void> {
     await this.events.flush();
     // Before the final status, so a client that sees the run finished can fetch its diff.
-    const worktree = await this.closeWorktree(run);
+    const worktree = closeWorktree ? await this.closeWorktree(run) : {};
     const finishedAt = new Date().toISOString();
     const finished = await this.database.transaction(async (manager) => {
       const from = run.status === 'queued' ? 'queued' : 'running';
