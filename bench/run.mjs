@@ -9,14 +9,15 @@
 // --sandbox: how the servers run agents (SANDBOX); `none` by default, so that the figures measure the server against
 // a raw spawn; `bwrap` measures what the bubblewrap sandbox adds.
 // Scenarios: submit dispatch throughput read stream webhooks startup memory (default: all of them), and `queries`
-// (SQL statements per operation, its own table; not part of the default set).
+// (SQL statements per operation, its own table; not part of the default set), and `cross-node` (one API and two
+// worker nodes, with and without Redis; needs --db postgres).
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, createDatabase, machine, markdownTable, ROOT, startServer } from './lib.mjs';
 
 const SCENARIOS = ['submit', 'dispatch', 'throughput', 'read', 'stream', 'webhooks', 'startup', 'memory'];
-const EXTRA = ['queries'];
+const EXTRA = ['queries', 'cross-node'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -1,22 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
-import ts from 'typescript';
 import { afterAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
+import { KINDS, loadManifests, typeCheckManifests } from './helpers/kubernetes.js';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateEnvironment } from '../src/config/environment.js';
 
@@ -35,84 +29,12 @@ const UNIT = join(ROOT, 'deploy', 'systemd', 'autocode.service');
 const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 30;
 const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 
-interface Manifest {
-  file: string;
-  index: number;
-  object: Record<string, any>;
-}
-
-/** Each kind the manifests may use: the runtime model (JSON-schema validation) and its TypeScript interface. */
-const KINDS: Record<string, { model: new (data: any) => { validate(): void }; module: string; type: string }> = {
-  'apps/v1 Deployment': { model: Deployment, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
-  'v1 Service': { model: Service, module: 'kubernetes-models/v1/Service', type: 'IService' },
-  'v1 ConfigMap': { model: ConfigMap, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
-  'v1 Secret': { model: Secret, module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
-  'v1 PersistentVolumeClaim': { model: PersistentVolumeClaim, module: 'kubernetes-models/v1/PersistentVolumeClaim', type: 'IPersistentVolumeClaim' },
-  'policy/v1 PodDisruptionBudget': { model: PodDisruptionBudget, module: 'kubernetes-models/policy/v1/PodDisruptionBudget', type: 'IPodDisruptionBudget' },
-};
-
-function loadManifests(): Manifest[] {
-  const manifests: Manifest[] = [];
-  const files = readdirSync(K8S_DIR).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml').sort();
-  for (const file of files) {
-    const documents = parseAllDocuments(readFileSync(join(K8S_DIR, file), 'utf8'));
-    if (!Array.isArray(documents)) throw new Error(`${file}: not YAML documents`);
-    documents.forEach((document, index) => {
-      if (document.errors.length > 0) throw new Error(`${file}: ${document.errors.map((error) => error.message).join('; ')}`);
-      const object = document.toJS() as Record<string, any> | null;
-      if (object !== null) manifests.push({ file, index, object });
-    });
-  }
-  return manifests;
-}
-
-const manifests = loadManifests();
+const manifests = loadManifests(K8S_DIR);
 
 function only<T>(kind: string): T & Record<string, any> {
   const found = manifests.filter((manifest) => manifest.object.kind === kind);
   if (found.length !== 1) throw new Error(`expected exactly one ${kind} in deploy/kubernetes, found ${found.length}`);
   return found[0]!.object as T & Record<string, any>;
-}
-
-/**
- * The JSON-schema validators of kubernetes-models accept fields the API does not know (a typo such
- * as `readinesProbe` would pass them, and the API server would reject or drop it). Its TypeScript
- * interfaces do not: each manifest is type-checked as an object literal of its kind's interface,
- * whose excess-property checks reject any unknown field at any depth.
- */
-function typeCheckManifests(): string[] {
-  const virtualFile = join(ROOT, 'test', '__deploy_manifests__.ts');
-  const imports = Object.values(KINDS).map((kind) => `import type { ${kind.type} } from '${kind.module}';`);
-  const declarations = manifests.map((manifest, n) => {
-    const kind = KINDS[`${manifest.object.apiVersion} ${manifest.object.kind}`];
-    return `export const manifest${n}: ${kind?.type ?? 'never'} = ${JSON.stringify(manifest.object)};`;
-  });
-  const source = [...imports, ...declarations].join('\n');
-  const options: ts.CompilerOptions = {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    lib: ['lib.es2022.d.ts'],
-    types: [],
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-  };
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.getSourceFile = (fileName, languageVersion, ...rest) =>
-    fileName === virtualFile ? ts.createSourceFile(fileName, source, languageVersion, true) : getSourceFile.call(host, fileName, languageVersion, ...rest);
-  host.fileExists = (fileName) => fileName === virtualFile || fileExists.call(host, fileName);
-  host.readFile = (fileName) => (fileName === virtualFile ? source : readFile.call(host, fileName));
-  const program = ts.createProgram([virtualFile], options, host);
-  const sourceFile = program.getSourceFile(virtualFile)!;
-  const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)];
-  return diagnostics.map((diagnostic) => {
-    const line = diagnostic.start === undefined ? -1 : sourceFile.getLineAndCharacterOfPosition(diagnostic.start).line;
-    const manifest = manifests[line - imports.length];
-    const where = manifest ? `${manifest.file} (${manifest.object.kind}, document ${manifest.index + 1})` : 'deploy/kubernetes';
-    return `${where}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
-  });
 }
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
@@ -135,7 +57,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
   });
 
   it('use no field the Kubernetes API does not know', () => {
-    expect(typeCheckManifests()).toEqual([]);
+    expect(typeCheckManifests(manifests, 'deploy/kubernetes')).toEqual([]);
   });
 
   const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
