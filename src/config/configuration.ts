@@ -66,6 +66,8 @@ export interface AppConfig {
     /** Whether endpoints may be on this host or a private or link-local network (tests, closed networks). */
     allowPrivateNetworks: boolean;
   };
+  /** The web dashboard at `/` (and its sign-in routes); off, `/` answers 404 like any unknown path. */
+  ui: { enabled: boolean };
 }
 
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -242,5 +244,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): AppConf
       gid: vars.SANDBOX_GID ?? vars.SANDBOX_UID ?? 65534,
     },
     webhooks: { allowPrivateNetworks: vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
+    ui: { enabled: vars.UI_ENABLED !== 'false' },
   };
 }

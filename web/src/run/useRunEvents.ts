@@ -1,0 +1,72 @@
+import { finalStatusOf, type AutocodeClient, type RunEvent } from '@autocode/client';
+import { useEffect, useRef, useState } from 'react';
+import { describeError } from '../api';
+
+export type Stream = 'stdout' | 'stderr' | 'message';
+
+/** The run's log lines and its other events, kept outside React state: a run may print 100,000 lines. */
+export interface RunEventStore {
+  lines: string[];
+  streams: Stream[];
+  timeline: RunEvent[];
+}
+
+/**
+ * Follows the run's events (replay, then live, resumed after dropped connections) into a store,
+ * and re-renders at most once per animation frame however fast they come.
+ */
+export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => void): { store: RunEventStore; version: number; error: string | null; done: boolean } {
+  const store = useRef<RunEventStore>({ lines: [], streams: [], timeline: [] });
+  const [version, setVersion] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const finalRef = useRef(onFinal);
+  finalRef.current = onFinal;
+
+  useEffect(() => {
+    store.current = { lines: [], streams: [], timeline: [] };
+    setVersion(0);
+    setError(null);
+    setDone(false);
+    const abort = new AbortController();
+    let frame = 0;
+    const schedule = (): void => {
+      if (frame) return;
+      frame = window.requestAnimationFrame(() => {
+        frame = 0;
+        setVersion((value) => value + 1);
+      });
+    };
+    void (async () => {
+      try {
+        for await (const event of client.followRun(id, { signal: abort.signal })) {
+          const current = store.current;
+          const data = event.data as Record<string, unknown>;
+          if (event.type === 'stdout' || event.type === 'stderr') {
+            current.lines.push(String(data.line ?? ''));
+            current.streams.push(event.type);
+          } else {
+            if (event.type === 'message') {
+              for (const line of String(data.text ?? '').split('\n')) {
+                current.lines.push(line);
+                current.streams.push('message');
+              }
+            }
+            current.timeline.push(event);
+            if (event.type === 'status') finalRef.current();
+          }
+          schedule();
+          if (finalStatusOf(event)) setDone(true);
+        }
+      } catch (caught) {
+        if (!abort.signal.aborted) setError(describeError(caught));
+      }
+    })();
+    return () => {
+      abort.abort();
+      if (frame) window.cancelAnimationFrame(frame);
+    };
+  }, [client, id]);
+
+  return { store: store.current, version, error, done };
+}
