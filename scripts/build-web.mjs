@@ -21,7 +21,7 @@ export const viteConfig = {
   define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   logLevel: 'warn',
   resolve: { alias: { '@autocode/client': join(root, 'clients', 'typescript', 'src', 'index.ts') } },
-  oxc: { jsx: { runtime: 'automatic' } },
+  oxc: { jsx: { runtime: 'automatic', development: false } },
   build: {
     outDir,
     emptyOutDir: true,

@@ -16,7 +16,7 @@ const NodesPage = lazy(() => import('./admin/NodesPage'));
 
 export function App() {
   const { path } = useLocation();
-  const session = useSessionQuery();
+  const session = useSessionQuery(path !== '/login');
   if (path === '/login') return <LoginLinkPage />;
   if (session.isPending) return <p className="centered" role="status">Loading…</p>;
   if (session.isError) return <p className="centered" role="alert">The server did not answer: {describeError(session.error)}</p>;

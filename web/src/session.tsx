@@ -22,8 +22,9 @@ async function fetchSession(): Promise<Session | null> {
   }
 }
 
-export function useSessionQuery() {
-  return useQuery({ queryKey: ['session'], queryFn: fetchSession, staleTime: Infinity, retry: false });
+/** The session query; off while a sign-in link is redeemed, whose answer then sets it (an earlier 401 must not overwrite it). */
+export function useSessionQuery(enabled: boolean) {
+  return useQuery({ queryKey: ['session'], queryFn: fetchSession, staleTime: Infinity, retry: false, enabled });
 }
 
 /** Provides the signed-in session and its client to the pages. */
@@ -37,8 +38,9 @@ export function SessionProvider({ session, children }: { session: Session; child
       isAdmin: session.role === 'admin',
       async signOut() {
         await client.DELETE('/api/v1/session');
-        queries.clear();
+        // Signed out: the sign-in page shows, and nothing of this user stays cached for the next one.
         queries.setQueryData(['session'], null);
+        queries.removeQueries({ predicate: (query) => query.queryKey[0] !== 'session' });
       },
     };
   }, [session, queries]);
