@@ -258,7 +258,7 @@ describe('the dashboard in a browser', () => {
           }
           if (SCREENSHOTS && width === 1280) {
             mkdirSync(SCREENSHOTS, { recursive: true });
-            await page.screenshot({ path: join(SCREENSHOTS, `${name}-${theme}.png`), fullPage: name !== 'run' });
+            await page.screenshot({ path: join(SCREENSHOTS, `${name}-${theme}.png`), fullPage: true });
           }
         }
         if (SCREENSHOTS && width === 1280) {

@@ -4,6 +4,8 @@ import type { RunEventStore } from './useRunEvents';
 
 const LINE_HEIGHT = 18;
 const OVERSCAN = 20;
+/** A short log takes the room it needs; a long one at most 60 % of the window (36 rem at most). */
+const boxHeight = (count: number): number => Math.min(Math.min(576, Math.round(window.innerHeight * 0.6)), Math.max(5 * LINE_HEIGHT, count * LINE_HEIGHT) + 16);
 
 /**
  * The run's log: only the lines in view are in the DOM, so 100,000 lines scroll as smoothly as
@@ -68,14 +70,14 @@ export function LogView({ store, version }: { store: RunEventStore; version: num
 
   return (
     <div className="log-frame">
-      <div ref={box} className="log" role="log" aria-label="Log" aria-live="off" tabIndex={0} onScroll={onScroll}>
+      <div ref={box} className="log" role="log" aria-label="Log" aria-live="off" tabIndex={0} onScroll={onScroll} style={{ height: `${boxHeight(count)}px` }}>
         <div className="log-space" style={{ height: `${count * LINE_HEIGHT}px` }}>
           {rows}
         </div>
         {count === 0 && <p className="muted log-empty">No output yet.</p>}
       </div>
       <p className="log-status">
-        <span>{count.toLocaleString()} lines</span>
+        <span>{count === 1 ? '1 line' : `${count.toLocaleString()} lines`}</span>
         {!following && (
           <button type="button" className="button subtle" onClick={jumpToEnd}>
             Follow the end

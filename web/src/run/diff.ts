@@ -9,7 +9,8 @@ export interface DiffFile {
 export function parseDiff(text: string): DiffFile[] {
   const files: DiffFile[] = [];
   let current: DiffFile | null = null;
-  for (const line of text.split('\n')) {
+  // The diff ends with a newline: no empty last line.
+  for (const line of text.replace(/\n$/, '').split('\n')) {
     const header = /^diff --git a\/(.*) b\/(.*)$/.exec(line);
     if (header) {
       current = { path: header[2]!, lines: [], added: 0, removed: 0 };
