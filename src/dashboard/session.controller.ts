@@ -2,8 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
-import { RequestAuthenticator } from '../auth/request-authenticator.js';
-import { clearedSessionCookie, readCookie, SESSION_COOKIE, sessionCookie } from '../auth/session-cookie.js';
+import { clearedSessionCookie, CSRF_HEADER, readCookie, SESSION_COOKIE, sessionCookie } from '../auth/session-cookie.js';
 import { SessionsService, type SessionInfo } from '../auth/sessions.service.js';
 import { InvalidTokenError, TokenService } from '../auth/token.service.js';
 import { UsersService } from '../auth/users.service.js';
@@ -31,7 +30,6 @@ export class SessionController {
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
-    private readonly authenticator: RequestAuthenticator,
   ) {}
 
   /**
@@ -100,9 +98,13 @@ export class SessionController {
   @ApiProblems('csrf_failed')
   async signOut(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     const id = readCookie(request.headers.cookie, SESSION_COOKIE);
-    if (id && (await this.sessions.find(id))) {
+    const session = id ? await this.sessions.find(id) : null;
+    if (id && session) {
       // Only the session's own pages may end it: the same check as any unsafe request it signs in.
-      await this.authenticator.authenticate({ method: request.method, headers: { ...request.headers, authorization: undefined } });
+      const given = request.headers[CSRF_HEADER];
+      if (!SessionsService.csrfMatches(session, typeof given === 'string' ? given : undefined)) {
+        throw new ProblemError('csrf_failed', `signing out needs the session's CSRF token in ${CSRF_HEADER}`);
+      }
       await this.sessions.end(id);
     }
     void reply.header('set-cookie', clearedSessionCookie(request.protocol === 'https'));

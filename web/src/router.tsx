@@ -12,11 +12,9 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
-/** The current location as `pathname + search`. */
-export function useLocation(): { path: string; search: URLSearchParams } {
-  const href = useSyncExternalStore(subscribe, () => window.location.pathname + window.location.search);
-  const url = new URL(href, window.location.origin);
-  return { path: url.pathname, search: url.searchParams };
+/** The current page's path. */
+export function useLocation(): { path: string } {
+  return { path: useSyncExternalStore(subscribe, () => window.location.pathname) };
 }
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
