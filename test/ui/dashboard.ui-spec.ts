@@ -114,6 +114,23 @@ describe('the dashboard in a browser', () => {
     await context.close();
   });
 
+  it('updates the statuses in the runs table without a reload, and returns to sign-in when the session ends', async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signInWithToken(page, server.url, server.token('alice'));
+    const submitted = await server.request('POST', '/api/v1/runs', { token: server.token('alice'), body: { agent: 'ticker', prompt: 'watched from the table' } });
+    expect(submitted.status).toBe(202);
+    (runsOf.alice ??= []).push(submitted.json.id);
+    const row = page.getByRole('row', { name: /watched from the table/ });
+    await row.getByText('running').waitFor();
+    await row.getByText('succeeded').waitFor({ timeout: 20_000 });
+    // The session ends on the server (as a sign-out in another tab would end it): the next request answers 401.
+    const cookie = (await context.cookies()).find((candidate) => candidate.name === 'autocode_session')!;
+    await server.app.get(SessionsService).end(cookie.value);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 10_000 });
+    expectNoProblems(problems);
+    await context.close();
+  });
+
   it('cancels a long run', async () => {
     const { context, page, problems } = await openPage(browser);
     await signInWithToken(page, server.url, server.token('alice'));

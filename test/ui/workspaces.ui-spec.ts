@@ -110,8 +110,8 @@ describe('workspaces and the New run form in a browser', () => {
     const { context, page } = await openPage(browser);
     await signInWithToken(page, server.url, server.token('alice'));
     await page.goto(`${server.url}/runs/${submitted.json.id}`);
-    await page.getByText('$0.0123').waitFor();
-    await page.getByText('1200 / 340').waitFor();
+    await page.getByText('$0.0123', { exact: true }).waitFor();
+    await page.getByText('1200 / 340', { exact: true }).waitFor();
     await page.locator('.timeline-tool_use', { hasText: 'Read {"path":"src/parser.ts"}' }).waitFor();
     await page.locator('.timeline-result', { hasText: 'Fixed it' }).waitFor();
     await context.close();

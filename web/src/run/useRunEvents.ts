@@ -4,6 +4,9 @@ import { describeError } from '../api';
 
 export type Stream = 'stdout' | 'stderr' | 'message';
 
+/** The longest stretch, in ms, spent on incoming events before yielding to the browser. */
+const SLICE_MS = 8;
+
 /** The run's log lines and its other events, kept outside React state: a run may print 100,000 lines. */
 export interface RunEventStore {
   lines: string[];
@@ -39,7 +42,14 @@ export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => 
     };
     void (async () => {
       try {
+        // A replay arrives in large chunks: the loop gives the page back to the browser every few
+        // milliseconds, so scrolling and typing stay responsive while thousands of events are read.
+        let sliceStart = performance.now();
         for await (const event of client.followRun(id, { signal: abort.signal })) {
+          if (performance.now() - sliceStart > SLICE_MS) {
+            await new Promise((resolve) => window.setTimeout(resolve, 0));
+            sliceStart = performance.now();
+          }
           const current = store.current;
           const data = event.data as Record<string, unknown>;
           if (event.type === 'stdout' || event.type === 'stderr') {
