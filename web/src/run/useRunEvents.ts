@@ -6,6 +6,8 @@ export type Stream = 'stdout' | 'stderr' | 'message';
 
 /** The longest stretch, in ms, spent on incoming events before yielding to the browser. */
 const SLICE_MS = 8;
+/** Renders of the log and the timeline as events arrive, at most one per this many ms. */
+const RENDER_INTERVAL_MS = 100;
 
 /** The run's log lines and its other events, kept outside React state: a run may print 100,000 lines. */
 export interface RunEventStore {
@@ -16,7 +18,8 @@ export interface RunEventStore {
 
 /**
  * Follows the run's events (replay, then live, resumed after dropped connections) into a store,
- * and re-renders at most once per animation frame however fast they come.
+ * and re-renders at most ten times a second however fast they come (in the animation frame after
+ * the pause, so a hidden tab does not render at all).
  */
 export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => void): { store: RunEventStore; version: number; error: string | null; done: boolean } {
   const store = useRef<RunEventStore>({ lines: [], streams: [], timeline: [] });
@@ -33,12 +36,19 @@ export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => 
     setDone(false);
     const abort = new AbortController();
     let frame = 0;
+    let timer = 0;
+    let renderedAt = 0;
     const schedule = (): void => {
-      if (frame) return;
-      frame = window.requestAnimationFrame(() => {
-        frame = 0;
-        setVersion((value) => value + 1);
-      });
+      if (frame || timer) return;
+      timer = window.setTimeout(() => {
+        timer = 0;
+        frame = window.requestAnimationFrame(render);
+      }, Math.max(0, renderedAt + RENDER_INTERVAL_MS - performance.now()));
+    };
+    const render = (): void => {
+      frame = 0;
+      renderedAt = performance.now();
+      setVersion((value) => value + 1);
     };
     void (async () => {
       try {
@@ -75,6 +85,7 @@ export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => 
     return () => {
       abort.abort();
       if (frame) window.cancelAnimationFrame(frame);
+      if (timer) window.clearTimeout(timer);
     };
   }, [client, id]);
 
