@@ -17,10 +17,14 @@ RUN apt-get update \
 ENV npm_config_nodedir=/usr/local
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json ./clients/typescript/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build.mjs ./scripts/
+COPY scripts/build.mjs scripts/build-stamp.mjs scripts/build-web.mjs ./scripts/
 COPY src ./src
+# The dashboard, and the API client it bundles.
+COPY web ./web
+COPY clients/typescript/src ./clients/typescript/src
 # Pruning leaves the same tree as `npm ci --omit=dev`, without compiling better-sqlite3 again;
 # the runtime stage copies it and needs no compiler.
 RUN npm run build \

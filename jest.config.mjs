@@ -20,8 +20,8 @@ const swc = {
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/clients/typescript/test'],
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/clients/typescript/test/**/*.e2e-spec.ts'],
+  roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/clients/typescript/test', '<rootDir>/web/src'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/clients/typescript/test/**/*.e2e-spec.ts', '<rootDir>/web/src/**/*.spec.ts'],
   transform: { '^.+\\.(t|m?j)s$': ['@swc/jest', swc] },
   transformIgnorePatterns: [ignoreAllBut(esmOnlyPackages(new URL('./node_modules/', import.meta.url)))],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json', 'node'],

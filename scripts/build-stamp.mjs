@@ -4,8 +4,8 @@
 import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** What the build reads besides node_modules (package-lock.json stands for that). */
-const INPUTS = ['src', 'clients/typescript/src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'];
+/** What the build reads besides node_modules (package-lock.json stands for that): the server, the dashboard and the client it bundles. */
+const INPUTS = ['src', 'web', 'clients/typescript/src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'scripts/build-web.mjs'];
 const STAMP = join('dist', '.build-stamp');
 const OUTPUTS = [join('dist', 'main.js'), join('dist', 'cli.js')];
 

@@ -1,4 +1,4 @@
-// Builds dist/ in two steps.
+// Builds dist/ in three steps (the third, the dashboard, is at the end).
 // 1. Compiles src/ to dist/ with the TypeScript compiler and the @nestjs/swagger plugin, which reads
 //    the DTOs' and controllers' types into OpenAPI metadata at build time (what `nest build` does with
 //    the plugin in nest-cli.json, without the CLI's toolchain).
@@ -159,5 +159,10 @@ if (unchecked.length > 0) {
   process.stderr.write(`build: import() of CommonJS modules in the bundle, which would see only their default export:\n  ${unchecked.join('\n  ')}\n`);
   process.exit(1);
 }
+
+// 3. The dashboard (web/) into dist/web, which the server serves at `/`.
+const { buildWeb } = await import('./build-web.mjs');
+const { initialJsGzipBytes } = await buildWeb();
+process.stdout.write(`dashboard: initial JavaScript ${(initialJsGzipBytes / 1024).toFixed(1)} KB gzipped (budget 150 KB)\n`);
 
 writeStamp(root, startedAt);

@@ -3,13 +3,14 @@ import { PinoLogger } from 'nestjs-pino';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AppModule, type AppOptions } from './app.module.js';
+import { AppModule, servesDashboard, type AppOptions } from './app.module.js';
 import { answerClientError, answerFrameworkError, refuseRequestsWhileClosing } from './common/http-errors.js';
 import { useDepthLimitedJsonParser } from './common/json-body.js';
 import type { AppConfig } from './config/configuration.js';
 import { DatabaseService } from './database/database.service.js';
 import { bootstrapLogger, NestLogger } from './logging/logging.module.js';
 import { registerRequestLogging } from './logging/request-logging.js';
+import { serveDashboard } from './dashboard/serve-dashboard.js';
 import { serveOpenApi } from './openapi.js';
 
 /** Largest request body accepted (a prompt of 100,000 bytes fits with room to spare, even escaped). */
@@ -59,6 +60,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   app.useLogger(app.get(NestLogger));
   registerRequestLogging(adapter.getInstance(), await app.resolve(PinoLogger));
   serveOpenApi(app);
+  if (servesDashboard(config) && !serveDashboard(app)) {
+    app.get(NestLogger).warn('UI_ENABLED is true but the dashboard is not built (no dist/web/index.html): run `npm run build`');
+  }
   await app.get(DatabaseService).runMigrations();
   await app.init();
   return app;

@@ -8,6 +8,7 @@ import { RequestValidationPipe } from './common/request-validation.pipe.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
@@ -15,6 +16,11 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { QuotaModule } from './quota/quota.module.js';
 import { WorkspaceHttpModule, WorkspaceModule } from './workspace/workspace.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
+
+/** The web dashboard is served by nodes that serve the API, unless `UI_ENABLED=false`. */
+export function servesDashboard(config: AppConfig): boolean {
+  return config.ui.enabled && config.role !== 'worker';
+}
 
 export interface AppOptions {
   /** Time source for date-dependent decisions; the system clock unless a test injects one. */
@@ -38,6 +44,7 @@ export class AppModule {
         HttpAuthModule,
         WorkspaceModule,
         ...(servesApi ? [WorkspaceHttpModule] : []),
+        ...(servesDashboard(config) ? [DashboardModule] : []),
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         WebhooksModule.forRoot({ http: servesApi, deliver: true }),

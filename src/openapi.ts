@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { runEventSchemas } from './agents/run-event.schemas.js';
 import { PUBLIC_OPERATION_EXTENSION, UNTHROTTLED_OPERATION_EXTENSION } from './auth/auth.decorators.js';
+import { SAFE_METHODS, SESSION_COOKIE } from './auth/session-cookie.js';
 import { addProblemResponses } from './common/api-problems.js';
 import { ProblemDocument } from './common/problem.view.js';
 import { VERSION } from './metrics/version.js';
@@ -27,6 +28,7 @@ const TAGS: { name: string; description: string }[] = [
   { name: 'Workspaces', description: 'Named git workspaces and the specs in them' },
   { name: 'Webhooks', description: 'Endpoints that receive the runs\' events, signed per Standard Webhooks' },
   { name: 'Admin', description: 'Every user\'s runs and quotas; admin token only' },
+  { name: 'Session', description: 'The dashboard\'s sign-in: a token or a one-time link exchanged for an HttpOnly session cookie' },
   { name: 'Health', description: 'Liveness, readiness and the detailed report' },
   { name: 'Metrics', description: 'Prometheus metrics' },
   { name: 'Seed compatibility', description: 'The routes of the Auto Code web backend, mapped onto runs, for its existing clients' },
@@ -150,9 +152,9 @@ function refineMembers(name: string, schema: SchemaObject): void {
   }
 }
 
-function operationsOf(document: OpenAPIObject): { path: string; operation: OperationObject & Record<string, unknown> }[] {
+function operationsOf(document: OpenAPIObject): { path: string; method: (typeof METHODS)[number]; operation: OperationObject & Record<string, unknown> }[] {
   return Object.entries(document.paths).flatMap(([path, item]) =>
-    METHODS.filter((method) => item[method]).map((method) => ({ path, operation: item[method] as OperationObject & Record<string, unknown> })),
+    METHODS.filter((method) => item[method]).map((method) => ({ path, method, operation: item[method] as OperationObject & Record<string, unknown> })),
   );
 }
 
@@ -162,7 +164,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setOpenAPIVersion('3.1.0')
     .setTitle('Auto Code Server')
     .setDescription(
-      'Run autonomous coding agents headless. Every route needs `Authorization: Bearer <JWT>` unless it says otherwise; ' +
+      'Run autonomous coding agents headless. Every route needs `Authorization: Bearer <JWT>` (or the dashboard\'s session cookie) unless it says otherwise; ' +
         'errors are application/problem+json with a stable `code`. Any request may also be refused before it reaches a route: ' +
         '400 `bad_request` (not valid HTTP, or a URL that does not decode), 404 `not_found` (no such route), 408 `request_timeout`, ' +
         '413 `payload_too_large`, 414 `uri_too_long`, 431 `headers_too_large` (request line and headers over 16 KiB), ' +
@@ -173,7 +175,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setContact('Auto Code Server', 'https://autocode.dev', '')
     .addServer('/', 'The server that serves this document')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT: `sub` is the user id, `role: admin` makes an admin' })
-    .addSecurityRequirements('bearer');
+    .addCookieAuth(SESSION_COOKIE, {
+      type: 'apiKey',
+      in: 'cookie',
+      name: SESSION_COOKIE,
+      description: "The dashboard's session (`POST /api/v1/session`); requests other than GET, HEAD and OPTIONS also need its CSRF token in `X-CSRF-Token`",
+    }, 'session')
+    .addSecurityRequirements('bearer')
+    .addSecurityRequirements('session');
   for (const tag of TAGS) builder.addTag(tag.name, tag.description);
   const config = builder.build();
   config.info.license = { name: 'MIT', identifier: 'MIT' } as OpenAPIObject['info']['license'];
@@ -187,7 +196,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   Object.assign(schemas, runEventSchemas());
   document.components!.headers = HEADERS;
 
-  for (const { operation } of operationsOf(document)) {
+  for (const { method, operation } of operationsOf(document)) {
     const isPublic = PUBLIC_OPERATION_EXTENSION in operation;
     const throttled = !(UNTHROTTLED_OPERATION_EXTENSION in operation);
     delete operation[PUBLIC_OPERATION_EXTENSION];
@@ -196,8 +205,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       // A public route that also reads a token when given one (ApiBearerAuth) lists both.
       operation.security = operation.security?.length ? [{}, ...operation.security] : [];
     } else {
-      // What the global guards answer on every protected route: no or a bad token, too many requests.
-      addProblemResponses(operation.responses, ['unauthorized', 'rate_limited']);
+      // What the global guards answer on every protected route: no or a bad token, too many requests,
+      // and on unsafe methods signed in by the session cookie, a missing CSRF token.
+      addProblemResponses(operation.responses, ['unauthorized', 'rate_limited', ...(SAFE_METHODS.has(method.toUpperCase()) ? [] : (['csrf_failed'] as const))]);
     }
     // What the HTTP server refuses on any route before it reaches it (the others, such as 400 `bad_request`, are in the document's description).
     addProblemResponses(operation.responses, ['uri_too_long', 'headers_too_large']);

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './app.factory.js';
+import { servesDashboard } from './app.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { handleShutdownSignals } from './daemon/lifecycle.js';
 import { acquirePidFile } from './daemon/pid-file.js';
@@ -44,5 +45,8 @@ export async function startServer(config: AppConfig): Promise<NestFastifyApplica
 function startSummary(url: string, config: AppConfig): string {
   const where = `listening on ${url} (role ${config.role}), data in ${config.dataDir}`;
   if (config.role === 'worker') return `${where}; a worker serves no API`;
+  if (servesDashboard(config)) {
+    return `${where}, dashboard at ${url}/, docs at ${url}/api/docs; next: sign in with the link \`npx autocode token create --user <name> --login-url\` prints`;
+  }
   return `${where}, docs at ${url}/api/docs; next: create a token with \`npx autocode token create --user <name>\``;
 }

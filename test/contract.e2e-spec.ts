@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { expect } from './jest/expect.js';
+import { SessionsService } from '../src/auth/sessions.service.js';
 import { readSse } from './helpers/sse.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitForStatus, type TestServer } from './helpers/test-server.js';
 
@@ -324,6 +325,22 @@ describe('the OpenAPI document as a contract', () => {
     await call('get /api/v1/quota', '/api/v1/quota', { on: limited, token: carol, expectStatus: 200 });
     const refused = await call('get /api/v1/quota', '/api/v1/quota', { on: limited, token: carol, expectStatus: 429, code: 'rate_limited' });
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('the dashboard session: sign-in with a token or a one-time link, CSRF, sign-out', async () => {
+    const signedIn = await call('post /api/v1/session', '/api/v1/session', { body: { token: alice }, expectStatus: 200 });
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    await call('post /api/v1/session', '/api/v1/session', { body: { token: 'not-a-token' }, expectStatus: 401, code: 'unauthorized' });
+    await call('post /api/v1/session', '/api/v1/session', { body: { token: 7 }, expectStatus: 400, code: 'validation_failed' });
+    await call('get /api/v1/session', '/api/v1/session', { headers: { cookie }, expectStatus: 200 });
+    await call('get /api/v1/session', '/api/v1/session', { expectStatus: 401, code: 'unauthorized' });
+    // An unsafe request the cookie signs in, without the session's CSRF token.
+    await call('post /api/v1/runs', '/api/v1/runs', { headers: { cookie }, body: { agent: 'fast', prompt: 'no csrf' }, expectStatus: 403, code: 'csrf_failed' });
+    await call('delete /api/v1/session', '/api/v1/session', { headers: { cookie }, expectStatus: 403, code: 'csrf_failed' });
+    await call('delete /api/v1/session', '/api/v1/session', { headers: { cookie, 'x-csrf-token': signedIn.json.csrfToken }, expectStatus: 204 });
+    const { code } = await server.app.get(SessionsService).createLoginLink({ id: 'alice', role: 'user' }, 3600);
+    await call('post /api/v1/session/login-link', '/api/v1/session/login-link', { body: { code }, expectStatus: 200 });
+    await call('post /api/v1/session/login-link', '/api/v1/session/login-link', { body: { code }, expectStatus: 400, code: 'login_link_invalid' });
   });
 
   it('has called every operation of the document', () => {

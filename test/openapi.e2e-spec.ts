@@ -96,7 +96,7 @@ describe('OpenAPI document', () => {
     expect(page.properties.nextCursor).toMatchObject({ type: ['string', 'null'] });
   });
 
-  it('documents 401 and 429 on every protected operation, and 403 on the admin routes', () => {
+  it('documents 401 and 429 on every protected operation, 403 on the admin routes, and 403 csrf_failed on the unsafe ones', () => {
     const operations = operationsOf(served);
     // The document's bearer requirement applies; /health/detailed lists its own, optional one.
     const isProtected = ({ operation }: Operation): boolean => operation.security === undefined;
@@ -106,7 +106,13 @@ describe('OpenAPI document', () => {
       expect(problemCodes(operation.responses['429']), name).toContain('rate_limited');
     }
     for (const { name, operation } of operations.filter(({ name }) => name.includes('/api/v1/admin/'))) {
-      expect(problemCodes(operation.responses['403']), name).toEqual(['forbidden']);
+      expect(problemCodes(operation.responses['403']), name).toContain('forbidden');
+    }
+    // A request the dashboard's session cookie signs in needs the CSRF token on every method but GET, HEAD and OPTIONS.
+    for (const { name, operation } of operations.filter(isProtected)) {
+      const unsafe = !/^(GET|HEAD|OPTIONS) /.test(name);
+      const forbidden = operation.responses['403'] as Json | undefined;
+      expect(forbidden !== undefined && problemCodes(forbidden).includes('csrf_failed'), name).toBe(unsafe);
     }
   });
 

@@ -26,7 +26,7 @@ describe('npm start builds only a stale dist/', () => {
     expect(statSync(join(DIST, 'main.js')).mtimeMs).toBe(before);
   });
 
-  it.each(['src/main.ts', 'src/agents/runs.service.ts', 'package.json', 'package-lock.json', 'scripts/build.mjs'])('finds dist/ stale once %s changes', (input) => {
+  it.each(['src/main.ts', 'src/agents/runs.service.ts', 'package.json', 'package-lock.json', 'scripts/build.mjs', 'scripts/build-web.mjs', 'web/src/app.tsx', 'web/index.html', 'clients/typescript/src/client.ts'])('finds dist/ stale once %s changes', (input) => {
     const file = join(ROOT, input);
     const { atime, mtime } = statSync(file);
     try {
@@ -59,11 +59,13 @@ describe('the start of the server at LOG_LEVEL=info', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('says where it listens, where its data is, where the docs are and how to get a token, in one line', () => {
+  it('says where it listens, where its data is, where the dashboard and the docs are and how to sign in, in one line', () => {
     const summary = entries.find((entry) => entry.msg.startsWith('listening on'));
     expect(summary?.level).toBe('info');
     expect(summary?.msg).toMatch(
-      new RegExp(`^listening on (http://127\\.0\\.0\\.1:\\d+) \\(role all\\), data in ${dataDir}, docs at \\1/api/docs; next: create a token with \`npx autocode token create --user <name>\`$`),
+      new RegExp(
+        `^listening on (http://127\\.0\\.0\\.1:\\d+) \\(role all\\), data in ${dataDir}, dashboard at \\1/, docs at \\1/api/docs; next: sign in with the link \`npx autocode token create --user <name> --login-url\` prints$`,
+      ),
     );
   });
 

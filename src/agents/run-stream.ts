@@ -145,7 +145,8 @@ export async function streamRunEvents(
   keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
   await catchUp();
   // A run that had finished before the request has all its events stored: the replay was the whole stream
-  // (this also ends a stream resumed after the final event).
-  if (isFinal(run.status)) close();
+  // (this also ends a stream resumed after the final event). Unless the replay is waiting for the client to
+  // read: then it goes on at 'drain' and ends with the final status event.
+  if (isFinal(run.status) && !waitingForDrain) close();
   await done;
 }

@@ -63,7 +63,7 @@ export class RunsController {
   /**
    * List own runs
    *
-   * @remarks The caller's runs, newest first, filtered by `status` and `agent`; pass `nextCursor` as `cursor` for the next page.
+   * @remarks The caller's runs, newest first, filtered by `status`, `agent` and text in the prompt (`q`); pass `nextCursor` as `cursor` for the next page.
    */
   @Get()
   @ApiProblems('validation_failed')

@@ -31,6 +31,8 @@ export interface RunFilter {
   status?: RunStatus;
   agent?: string;
   userId?: string;
+  /** Words the prompt contains, case-insensitively. */
+  q?: string;
   limit?: number;
   cursor?: string;
 }
@@ -169,6 +171,11 @@ export class RunsService {
     if (userId !== undefined) query.andWhere('run.userId = :userId', { userId });
     if (filter.status) query.andWhere('run.status = :status', { status: filter.status });
     if (filter.agent) query.andWhere('run.agent = :agent', { agent: filter.agent });
+    if (filter.q) {
+      // LIKE's wildcards in the search are matched literally; LOWER on both sides, as SQLite and PostgreSQL fold case differently in LIKE.
+      const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (char) => '\\' + char) + '%';
+      query.andWhere("LOWER(run.prompt) LIKE :pattern ESCAPE '\\'", { pattern });
+    }
     if (filter.cursor) {
       const cursor = decodeCursor(filter.cursor);
       query.andWhere(

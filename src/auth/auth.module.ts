@@ -7,14 +7,17 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/configuration.js';
 import { AuthGuard } from './auth.guard.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
+import { LoginLink, Session } from './session.entity.js';
+import { RequestAuthenticator } from './request-authenticator.js';
+import { SessionsService } from './sessions.service.js';
 import { TokenService } from './token.service.js';
 import { User } from './user.entity.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  imports: [JwtModule.register({}), TypeOrmModule.forFeature([User])],
-  providers: [TokenService, UsersService],
-  exports: [TokenService, UsersService],
+  imports: [JwtModule.register({}), TypeOrmModule.forFeature([User, Session, LoginLink])],
+  providers: [TokenService, UsersService, SessionsService, RequestAuthenticator],
+  exports: [TokenService, UsersService, SessionsService, RequestAuthenticator],
 })
 export class AuthModule {}
 

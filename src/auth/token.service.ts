@@ -83,12 +83,17 @@ export class TokenService {
   }
 
   async verify(token: string): Promise<AuthUser> {
+    return (await this.verifyWithExpiry(token)).user;
+  }
+
+  /** The token's user and when the token expires (a dashboard session ends then too). */
+  async verifyWithExpiry(token: string): Promise<{ user: AuthUser; expiresAt: Date }> {
     const known = this.verified.get(token);
-    if (known && known.expiresAt > Date.now()) return known.user;
+    if (known && known.expiresAt > Date.now()) return { user: known.user, expiresAt: new Date(known.expiresAt) };
     return this.verifyUncached(token);
   }
 
-  private async verifyUncached(token: string): Promise<AuthUser> {
+  private async verifyUncached(token: string): Promise<{ user: AuthUser; expiresAt: Date }> {
     // @nestjs/jwt types the key as string | Buffer; jsonwebtoken takes a KeyObject as it is.
     const key = this.verifyKeyObject as unknown as Buffer;
     let claims: Claims;
@@ -125,7 +130,7 @@ export class TokenService {
     const user: AuthUser = { id: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { user, expiresAt: claims.exp * 1000 });
-    return user;
+    return { user, expiresAt: new Date(claims.exp * 1000) };
   }
 
   /** Signs a token for `userId`; only possible when the server holds an HS256 secret. */

@@ -13,6 +13,9 @@ export const PROBLEM_STATUS = {
   timeout_exceeds_quota: HttpStatus.BAD_REQUEST,
   unauthorized: HttpStatus.UNAUTHORIZED,
   forbidden: HttpStatus.FORBIDDEN,
+  // A request signed in with the dashboard's session cookie, unsafe, without the session's CSRF token.
+  csrf_failed: HttpStatus.FORBIDDEN,
+  login_link_invalid: HttpStatus.BAD_REQUEST,
   not_found: HttpStatus.NOT_FOUND,
   run_not_found: HttpStatus.NOT_FOUND,
   run_finished: HttpStatus.CONFLICT,

@@ -68,6 +68,8 @@ export interface AppConfig {
   };
   /** Redis, when set: run events and cancellations reach every node at once instead of by polling. */
   redis: { url: string | null };
+  /** The web dashboard at `/` (and its sign-in routes); off, `/` answers 404 like any unknown path. */
+  ui: { enabled: boolean };
 }
 
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
@@ -265,5 +267,6 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
     },
     webhooks: { allowPrivateNetworks: vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
     redis: { url: vars.REDIS_URL || null },
+    ui: { enabled: vars.UI_ENABLED !== 'false' },
   };
 }

@@ -143,6 +143,9 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsBooleanString()
   WEBHOOK_ALLOW_PRIVATE_NETWORKS?: string;
+
+  @IsOptional() @IsBooleanString()
+  UI_ENABLED?: string;
 }
 
 export class ConfigurationError extends Error {

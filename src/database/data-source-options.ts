@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { Run } from '../agents/entities/run.entity.js';
 import { RunEvent } from '../agents/entities/run-event.entity.js';
+import { LoginLink, Session } from '../auth/session.entity.js';
 import { User } from '../auth/user.entity.js';
 import type { AppConfig } from '../config/configuration.js';
 import { Workspace } from '../workspace/entities/workspace.entity.js';
@@ -8,10 +9,11 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { Workspaces1765000000000 } from './migrations/1765000000000-workspaces.js';
 import { IdempotencyKeys1766000000000 } from './migrations/1766000000000-idempotency-keys.js';
 import { Webhooks1767000000000 } from './migrations/1767000000000-webhooks.js';
+import { Sessions1768000000000 } from './migrations/1768000000000-sessions.js';
 import { Nodes1769500000000 } from './migrations/1769500000000-nodes.js';
 
-export const ENTITIES = [User, Run, RunEvent, Workspace];
-export const MIGRATIONS = [InitialSchema1764000000000, Workspaces1765000000000, IdempotencyKeys1766000000000, Webhooks1767000000000, Nodes1769500000000];
+export const ENTITIES = [User, Run, RunEvent, Workspace, Session, LoginLink];
+export const MIGRATIONS = [InitialSchema1764000000000, Workspaces1765000000000, IdempotencyKeys1766000000000, Webhooks1767000000000, Sessions1768000000000, Nodes1769500000000];
 
 /** One options factory for the application, the CLI and the tests. `synchronize` is never on. */
 export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {

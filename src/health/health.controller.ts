@@ -1,11 +1,11 @@
-import { Controller, Get, Headers, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { Public, Unthrottled } from '../auth/auth.decorators.js';
-import { bearerToken, InvalidTokenError, TokenService } from '../auth/token.service.js';
+import { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { ApiProblems } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
@@ -29,7 +29,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicators,
     private readonly dispatcher: DispatcherService,
-    private readonly tokens: TokenService,
+    private readonly authenticator: RequestAuthenticator,
     private readonly sandbox: SandboxService,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -70,13 +70,13 @@ export class HealthController {
    * @remarks Version, uptime, role, node, each component's state and the run counts. Needs an admin token unless the server sets `HEALTH_DETAILED_PUBLIC=true`; 503 when unhealthy.
    */
   @Get('detailed')
-  // Public for the guard, which lets it through; the handler asks for the admin token itself.
+  // Public for the guard, which lets it through; the handler asks for an admin token (or an admin's dashboard session) itself.
   @ApiBearerAuth('bearer')
   @ApiOkResponse({ type: HealthReport, description: '`healthy` or `degraded`' })
   @ApiServiceUnavailableResponse({ type: HealthReport, description: '`unhealthy`' })
   @ApiProblems('unauthorized', 'forbidden')
-  async detailed(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
-    if (!this.config.health.detailedPublic) await this.requireAdmin(authorization);
+  async detailed(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (!this.config.health.detailedPublic) await this.requireAdmin(request);
     const { result } = await this.readiness();
     const components: Record<string, { status: ComponentState; detail: Record<string, unknown> }> = Object.fromEntries(
       Object.entries(result.details).map(([name, { status, ...detail }]) => [name, { status: status as ComponentState, detail }]),
@@ -121,15 +121,9 @@ export class HealthController {
     }
   }
 
-  private async requireAdmin(authorization: string | undefined): Promise<void> {
-    const token = bearerToken(authorization);
-    if (!token) throw new ProblemError('unauthorized', 'the detailed health report needs an admin token', { headers: { 'WWW-Authenticate': 'Bearer' } });
-    try {
-      const user = await this.tokens.verify(token);
-      if (user.role !== 'admin') throw new ProblemError('forbidden', 'the detailed health report needs an admin token');
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw new ProblemError('unauthorized', 'the bearer token is invalid, expired or not yet valid');
-      throw error;
-    }
+  /** An admin's bearer token, or the dashboard session of an admin. */
+  private async requireAdmin(request: FastifyRequest): Promise<void> {
+    const user = await this.authenticator.authenticate(request);
+    if (user.role !== 'admin') throw new ProblemError('forbidden', 'the detailed health report needs an admin token');
   }
 }

@@ -10,6 +10,10 @@ export class ListRunsQuery {
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'agent must be a profile name' })
   agent?: string;
 
+  /** Only runs whose prompt contains this text (case-insensitive) */
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
+  q?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
   limit?: number;
 
