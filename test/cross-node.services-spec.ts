@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import pg from 'pg';
 import { createClient, type RunEvent } from '@autocode/client';
 import { expect } from './jest/expect.js';
+import { runProcesses } from './helpers/processes.js';
 import { hs256Token } from './helpers/tokens.js';
 import {
   createTestDatabase,
@@ -170,6 +172,26 @@ describe('several nodes with Redis', () => {
 
     await redis.start();
     await waitFor(async () => (await redisComponent(api)).status === 'up' && (await redisComponent(worker)).status === 'up', 15_000, 'both nodes back on Redis');
+  });
+
+  it('a worker whose run another node recorded interrupted (it was cut off) ends the agent and records nothing more', async () => {
+    const client = createClient({ baseUrl: api.url, token });
+    const run = await client.submitRun({ agent: 'sleeper', prompt: 'about to be given up on' });
+    await waitFor(async () => (await client.getRun(run.id)).status === 'running', 15_000, 'the run to start');
+    await waitFor(() => runProcesses(run.id).length > 0, 10_000, 'the agent process');
+    // What NodesService on another node writes for a run of a node it takes for dead.
+    const db = new pg.Client({ connectionString: database.url! });
+    await db.connect();
+    try {
+      await db.query("UPDATE runs SET status = 'interrupted', finished_at = $1, last_seq = last_seq + 1 WHERE id = $2", [new Date().toISOString(), run.id]);
+    } finally {
+      await db.end();
+    }
+    await waitFor(() => runProcesses(run.id).length === 0, 10_000, 'the agent to end');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await client.getRun(run.id)).status).toBe('interrupted');
+    const events = await request(api.url, 'GET', `/api/v1/runs/${run.id}/events`, { token });
+    expect(events.json.items.filter((event: RunEvent) => event.type === 'status' && event.data.status !== 'queued' && event.data.status !== 'running')).toEqual([]);
   });
 
   it('a worker killed with -9: the API node records its running run interrupted within a minute, once', async () => {

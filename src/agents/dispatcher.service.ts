@@ -202,6 +202,18 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     return (await settledWithin([...this.active.values()].map((entry) => entry.done), ms)) && this.active.size === 0;
   }
 
+  /**
+   * Ends the agent of a run that the database says is over though it runs here: another node
+   * recorded it interrupted while this one could not write its heartbeat (cut off from the
+   * database). The recorded ending stands; this node records nothing more for it.
+   */
+  private abandon(runId: string, status: RunStatus): void {
+    const entry = this.active.get(runId);
+    if (!entry) return;
+    this.logger.warn({ runId }, `run ${runId} is recorded ${status} by another node: ending its agent here`);
+    this.stop(entry, 'cancelled', 'recorded_elsewhere');
+  }
+
   /** Ends a run running on this node; answers whether it was running here. */
   cancelLocal(runId: string): boolean {
     const entry = this.active.get(runId);
@@ -279,11 +291,18 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     }
     try {
       if (this.active.size > 0) {
-        const requested = await this.database.dataSource.getRepository(Run).find({
-          where: { id: In([...this.active.keys()]), cancelRequested: true },
-          select: { id: true },
+        const runs = await this.database.dataSource.getRepository(Run).find({
+          where: [
+            { id: In([...this.active.keys()]), cancelRequested: true },
+            // Only another node writes this for a run that runs here (NodesService, node_lost).
+            { id: In([...this.active.keys()]), status: 'interrupted' },
+          ],
+          select: { id: true, status: true, cancelRequested: true },
         });
-        for (const { id } of requested) this.cancelLocal(id);
+        for (const run of runs) {
+          if (run.status === 'interrupted') this.abandon(run.id, run.status);
+          else this.cancelLocal(run.id);
+        }
       }
       if (this.active.size < this.capacity) await this.sweep();
       this.sweepWorktrees();
@@ -565,7 +584,6 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (entry.execution) void entry.execution.terminate();
   }
 
-  /** Stores the final status and its event in one transaction, after every output event of the run. */
   /**
    * Records as interrupted a run whose node stopped answering (see NodesService): its agent and
    * its worktree are on that node, out of reach, so nothing is ended or committed here.
@@ -575,6 +593,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     await this.finish(run, { status: 'interrupted', reason: 'node_lost', exitCode: null, error: { code: 'interrupted', message }, result: null }, { closeWorktree: false });
   }
 
+  /** Stores the final status and its event in one transaction, after every output event of the run. */
   private async finish(run: Run, ending: Ending, { closeWorktree = true } = {}): Promise<void> {
     await this.events.flush();
     // Before the final status, so a client that sees the run finished can fetch its diff.
