@@ -40,8 +40,11 @@ export class ProblemDocument {
   /** `workspace_busy`: the workspace's queued and running runs. */
   activeRuns?: number;
 
-  /** `clone_failed`: the repository URL, without credentials. */
+  /** `clone_failed`, `push_failed`: the repository URL, without credentials. */
   repoUrl?: string;
+
+  /** `forge_request_failed`: the HTTP status the forge's API answered; absent when it did not answer. */
+  forgeStatus?: number;
 
   [extension: string]: unknown;
 }
