@@ -9,6 +9,7 @@ import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ForgeModule } from './forge/forge.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -41,6 +42,7 @@ export class AppModule {
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         WebhooksModule.forRoot({ http: servesApi, deliver: true }),
+        ForgeModule.forRoot({ http: servesApi }),
         HealthModule,
         MetricsModule,
         DaemonModule,

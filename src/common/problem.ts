@@ -34,6 +34,7 @@ export const PROBLEM_STATUS = {
   no_remote: HttpStatus.CONFLICT,
   forge_not_configured: HttpStatus.CONFLICT,
   pull_request_exists: HttpStatus.CONFLICT,
+  credential_unreadable: HttpStatus.CONFLICT,
   push_failed: HttpStatus.BAD_GATEWAY,
   forge_request_failed: HttpStatus.BAD_GATEWAY,
   method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,

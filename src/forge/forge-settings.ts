@@ -22,5 +22,8 @@ export function workspaceForge(request: WorkspaceForgeDto): WorkspaceForge {
     throw new ProblemError('validation_failed', 'forge.apiUrl must not carry credentials; store a token with PUT /api/v1/workspaces/{name}/credentials');
   }
   if (url.search || url.hash) throw new ProblemError('validation_failed', 'forge.apiUrl cannot have a query or fragment');
+  if (request.kind === 'github' && request.repository.split('/').length !== 2) {
+    throw new ProblemError('validation_failed', 'forge.repository must be owner/repo on GitHub');
+  }
   return { kind: request.kind, apiUrl: url.href.replace(/\/+$/, ''), repository: request.repository };
 }
