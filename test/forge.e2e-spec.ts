@@ -243,6 +243,23 @@ describe('pushing runs and opening pull requests', () => {
     expect(workspace.json.forge).toEqual({ kind: 'github', apiUrl: `${github.url}/api/v3`, repository: 'acme/widgets' });
     expect(workspace.text).not.toContain(TOKEN);
 
+    // The workspace's own git configuration, which an unsandboxed agent could edit, takes no part in a push:
+    // neither a credential helper that would receive the token nor a rewrite of the remote's URL.
+    const leak = join(scratch, 'leaked-credential');
+    const elsewhere = join(scratch, 'elsewhere.git');
+    makeBareRepo(elsewhere);
+    const workspaceGit = join(server.config.dataDir, 'users', 'alice', 'workspaces', 'served');
+    git(workspaceGit, 'config', 'credential.helper', `!f() { cat >> ${leak}; }; f`);
+    git(workspaceGit, 'config', `url.${pathToFileURL(elsewhere).href}.pushInsteadOf`, remote);
+    const hijacked = await finishedRun({ agent: 'dumper', prompt: 'Hijack attempt', workspace: 'served' });
+    const clean = await api('POST', `/api/v1/runs/${hijacked.id}/push`, alice);
+    expect(clean.status, clean.text).toBe(200);
+    expect(git(join(scratch, 'served', 'widgets.git'), 'rev-parse', `refs/heads/autocode/${hijacked.id}`)).toBe(clean.json.commit);
+    expect(git(elsewhere, 'branch', '--list', `autocode/${hijacked.id}`)).toBe('');
+    expect(existsSync(leak)).toBe(false);
+    git(workspaceGit, 'config', '--unset', 'credential.helper');
+    git(workspaceGit, 'config', '--unset', `url.${pathToFileURL(elsewhere).href}.pushInsteadOf`);
+
     // A wrong token: 502 with git's message, the token blanked out.
     expect((await api('PUT', '/api/v1/workspaces/served/credentials', alice, { kind: 'token', token: 'wrong-token-0123456789', username: USERNAME })).status).toBe(200);
     const wrong = await api('POST', `/api/v1/runs/${early.id}/push`, alice);
