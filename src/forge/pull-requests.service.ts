@@ -155,7 +155,11 @@ export class PullRequestsService implements OnModuleInit {
     });
     if (commit === null) throw new ProblemError('nothing_to_push', `branch ${branch} is no longer in workspace "${workspace.name}"`);
     if (commit === run.baseCommit) throw new ProblemError('nothing_to_push', `run ${runId} changed nothing: its branch ${branch} is still at its base commit`);
-    const remote = await this.workspaces.remoteOf(workspace);
+    const remote = await this.workspaces.remoteOf(workspace).catch((error: unknown) => {
+      // Checked as a clone would be; for a push, a repository that is no longer there is git's refusal.
+      if (error instanceof ProblemError && error.code === 'clone_failed') throw new ProblemError('push_failed', error.detail, error.options);
+      throw error;
+    });
     if (!remote) throw new ProblemError('no_remote', `workspace "${workspace.name}" was created empty, so it has no repository to push to; create it with a repoUrl`);
     const credential = await this.credentials.read(workspace);
     const gitDir = join(await this.workspaces.directory(userId, workspace.name), '.git');
