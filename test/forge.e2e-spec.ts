@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
+import { autocode, clientEnv } from './helpers/autocode.js';
 import { startForgeStub, type ForgeStub } from './helpers/forge-stub.js';
 import { startGitHttpServer, type GitHttpServer } from './helpers/git-http-server.js';
 import { disposeTestServer, FIXTURE_AGENTS, fixtureProfile, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
@@ -366,6 +367,43 @@ describe('pushing runs and opening pull requests', () => {
     }
     const defaults = await createWorkspace({ name: 'hub', repoUrl, forge: { kind: 'github', repository: 'acme/widgets' } });
     expect(defaults.forge).toEqual({ kind: 'github', apiUrl: 'https://api.github.com', repository: 'acme/widgets' });
+  });
+
+  it('from the CLI: `runs push`, `runs pr` and `run --pr`', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'autocode-forge-home-'));
+    try {
+      const env = clientEnv(home, { url: server.url, token: alice });
+      const run = await finishedRun({ agent: 'writer', prompt: writer('cli.txt', 'cli\n'), workspace: 'lab' });
+      const pushed = await autocode(env, ['runs', 'push', run.id]);
+      expect(pushed.status, pushed.stderr + pushed.stdout).toBe(0);
+      expect(pushed.stdout).toMatch(new RegExp(`^pushed autocode/${run.id} \\([0-9a-f]{12}\\) to file://`));
+
+      const before = gitlab.requests.length;
+      const opened = await autocode(env, ['runs', 'pr', run.id, '--title', 'From the CLI', '--body', '-', '--base', 'main', '--draft', '--json'], { input: 'Made by hand.\n' });
+      expect(opened.status, opened.stderr).toBe(0);
+      expect(JSON.parse(opened.stdout)).toMatchObject({ number: expect.any(Number), branch: `autocode/${run.id}`, base: 'main', draft: true });
+      expect(gitlab.requests[before]!.body).toMatchObject({ title: 'Draft: From the CLI', description: 'Made by hand.\n', target_branch: 'main' });
+      const again = await autocode(env, ['runs', 'pr', run.id]);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain('pull_request_exists');
+      const shown = await autocode(env, ['runs', 'show', run.id]);
+      expect(shown.stdout).toMatch(/pull req\.: *https:\/\/gitlab\.example\.com\/merge_requests\/\d+ \(draft\)/);
+
+      const submitted = await autocode(env, ['run', '--agent', 'writer', '--workspace', 'lab', '--pr', '--pr-base', 'main', writer('cli-pr.txt', 'x')], { timeoutMs: 90_000 });
+      expect(submitted.status, submitted.stderr).toBe(0);
+      expect(submitted.stderr).toMatch(/pull request https:\/\/gitlab\.example\.com\/merge_requests\/\d+/);
+
+      gitlab.answers.push({ status: 401, body: { message: '401 Unauthorized' } });
+      const refused = await autocode(env, ['run', '--agent', 'writer', '--workspace', 'lab', '--pr', writer('cli-refused.txt', 'x')], { timeoutMs: 90_000 });
+      expect(refused.status, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain('no pull request: GitLab refused the merge request (HTTP 401): 401 Unauthorized (forge_request_failed)');
+
+      const usage = await autocode(env, ['run', '--pr', 'no workspace']);
+      expect(usage.status).toBe(2);
+      expect(usage.stderr).toContain('--pr needs --workspace');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('keeps the generated secrets key in DATA_DIR with mode 0600', () => {

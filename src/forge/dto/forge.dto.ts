@@ -1,5 +1,6 @@
 import { IsBoolean, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { GIT_BRANCH, GIT_BRANCH_MESSAGE } from '../../common/git-names.js';
+import { MultiLineText } from '../../common/text-input.js';
 import { FORGE_KINDS, type ForgeKind } from '../../workspace/entities/workspace.entity.js';
 
 /** A project path on a forge: `owner/repo` on GitHub, `group/subgroup/project` on GitLab. */
@@ -40,7 +41,7 @@ export class OpenPullRequestDto {
   title?: string;
 
   /** Default: a summary of the run (prompt, agent, result, cost) with a link back to it. */
-  @IsOptional() @IsString() @MaxLength(60_000) @Matches(/^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$/, { message: 'body may hold tab, LF and CR as its only control characters' })
+  @IsOptional() @IsString() @MultiLineText() @MaxLength(60_000)
   body?: string;
 
   /** The branch to merge into; default: the one given at submit, else the branch the workspace has checked out. */
