@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character and webhook scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character, webhook and forge scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -12,6 +12,7 @@ export default {
     '<rootDir>/test/idempotency.e2e-spec.ts',
     '<rootDir>/test/control-characters.e2e-spec.ts',
     '<rootDir>/test/webhooks.e2e-spec.ts',
+    '<rootDir>/test/forge.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
 import { expect } from './jest/expect.js';
 import { autocode, clientEnv } from './helpers/autocode.js';
 import { startForgeStub, type ForgeStub } from './helpers/forge-stub.js';
@@ -224,6 +225,10 @@ describe('pushing runs and opening pull requests', () => {
     const dataFiles = filesUnder(server.config.dataDir);
     expect(dataFiles.length).toBeGreaterThan(10);
     expect(dataFiles.filter((file) => file.content.includes(TOKEN)).map((file) => file.path)).toEqual([]);
+    // Whichever database holds it (PostgreSQL in the services suite), the column holds an AES-GCM envelope.
+    const envelopes = (await server.app.get(DataSource).query("SELECT credential FROM workspaces WHERE name = 'served'")) as { credential: string }[];
+    expect(envelopes).toEqual([{ credential: expect.stringMatching(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/) }]);
+    expect(envelopes[0]!.credential).not.toContain(TOKEN);
     const config = readFileSync(join(server.config.dataDir, 'users', 'alice', 'workspaces', 'served', '.git', 'config'), 'utf8');
     expect(config).toContain(remote);
     expect(config).not.toMatch(/credential|insteadOf|@127/);
