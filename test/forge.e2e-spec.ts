@@ -93,8 +93,16 @@ describe('pushing runs and opening pull requests', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     mkdirSync(join(scratch, 'data'), { mode: 0o700 });
     logFile = join(scratch, 'server.log');
-    server = await startTestServer({
+    server = await start();
+    alice = server.token('alice');
+    bob = server.token('bob');
+  });
+
+  /** The server, on the scratch data directory (and, restarted, on the same database). */
+  function start(database?: TestServer['database']): Promise<TestServer> {
+    return startTestServer({
       dataDir: join(scratch, 'data'),
+      database,
       agents: { ...FIXTURE_AGENTS, dumper: fixtureProfile('dump-env.mjs') },
       env: {
         WORKSPACE_REPO_SCHEMES: 'file,http',
@@ -106,9 +114,7 @@ describe('pushing runs and opening pull requests', () => {
         LOG_LEVEL: 'debug',
       },
     });
-    alice = server.token('alice');
-    bob = server.token('bob');
-  });
+  }
 
   afterAll(async () => {
     if (server) await disposeTestServer(server);
@@ -409,6 +415,19 @@ describe('pushing runs and opening pull requests', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it('opens at the next start a pull request its run asked for when the server stopped before opening it', async () => {
+    const run = await finishedRun({ agent: 'writer', prompt: writer('resumed.txt', 'x'), workspace: 'lab' });
+    // As a node that stopped between the run's end and the forge's answer leaves it.
+    await server.app.get(DataSource).query(`UPDATE runs SET pull_request = '{"requested":{"base":"main"}}' WHERE id = '${run.id}'`);
+    const before = gitlab.requests.length;
+    await server.close();
+    server = await start(server.database);
+    alice = server.token('alice');
+    const opened = await waitFor(async () => (await api('GET', `/api/v1/runs/${run.id}`, alice)).json.pullRequest ?? undefined, 20_000, 'the resumed pull request');
+    expect(opened).toMatchObject({ branch: `autocode/${run.id}`, base: 'main' });
+    expect(gitlab.requests.slice(before).map((request) => request.body.source_branch)).toEqual([`autocode/${run.id}`]);
   });
 
   it('keeps the generated secrets key in DATA_DIR with mode 0600', () => {

@@ -1,8 +1,9 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { join } from 'node:path';
 import { DispatcherService } from '../agents/dispatcher.service.js';
 import { isFinal, Run, type RunPullRequest, type RunPullRequestState } from '../agents/entities/run.entity.js';
+import { RUN_COLUMNS, runFromRow, type RunRow } from '../agents/run-rows.js';
 import { toRunView } from '../agents/run.view.js';
 import { RunsService } from '../agents/runs.service.js';
 import { Clock } from '../common/clock.js';
@@ -23,6 +24,15 @@ import { credentialForms, pushCommit, scrubbed } from './git-push.js';
 import { defaultBody, defaultTitle } from './pull-request-text.js';
 
 const SET_PULL_REQUEST_SQL = 'UPDATE runs SET pull_request = ? WHERE id = ?';
+/**
+ * Succeeded runs with changes whose requested pull request was neither opened nor refused: their
+ * node stopped between the run's end and the forge's answer. The column is JSON text on both databases.
+ */
+const UNOPENED_SQL =
+  `SELECT ${RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND finished_at >= ? AND pull_request LIKE '%"requested"%' ` +
+  `AND pull_request NOT LIKE '%"opened"%' AND pull_request NOT LIKE '%"error"%' AND diff <> ''`;
+/** How far back a pull request left unopened is still opened at boot. */
+const RESUME_WINDOW_MS = 24 * 3600_000;
 
 interface Pushed extends PushResultView {
   run: Run;
@@ -36,12 +46,13 @@ interface Pushed extends PushResultView {
  * when the submit asked for one, as soon as the run succeeds with changes.
  */
 @Injectable()
-export class PullRequestsService implements OnModuleInit {
+export class PullRequestsService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(PullRequestsService.name);
   /** One push or pull request per run at a time in this process. */
   private readonly perRun = new KeyedMutex();
   private readonly allowPrivate: boolean;
   private readonly publicUrl: string;
+  private readonly node: string;
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -55,12 +66,35 @@ export class PullRequestsService implements OnModuleInit {
   ) {
     this.allowPrivate = config.get('forge.allowPrivateNetworks', { infer: true });
     this.publicUrl = config.get('forge.publicUrl', { infer: true });
+    this.node = config.get('node', { infer: true });
   }
 
   onModuleInit(): void {
     this.dispatcher.onRunFinished((run) => {
       if (run.pullRequest?.requested && !run.pullRequest.opened && run.status === 'succeeded' && run.diff !== '') void this.openRequested(run);
     });
+  }
+
+  /**
+   * On a node that runs agents: opens, in the background, the pull requests asked for of runs that
+   * finished here within the last day and whose node stopped before opening them.
+   */
+  onApplicationBootstrap(): void {
+    if (!this.dispatcher.loop.runsAgents) return;
+    void this.resumeUnopened().catch((error: Error) => this.logger.error(`pull requests left unopened could not be resumed: ${error.message}`));
+  }
+
+  private async resumeUnopened(): Promise<void> {
+    const since = new Date(this.clock.now().getTime() - RESUME_WINDOW_MS).toISOString();
+    const manager = this.database.dataSource.manager;
+    // On SQLite one node owns the database; on PostgreSQL each node resumes its own runs.
+    const { rows } = this.database.isPostgres
+      ? await this.database.query<RunRow>(manager, `${UNOPENED_SQL} AND node = ?`, [since, this.node])
+      : await this.database.query<RunRow>(manager, UNOPENED_SQL, [since]);
+    for (const row of rows) {
+      this.logger.warn({ runId: row.id }, 'opening the pull request its run asked for, left unopened by a stop');
+      await this.openRequested(runFromRow(row));
+    }
   }
 
   /** Pushes the run's branch to the workspace's remote. */
