@@ -634,6 +634,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        RunPullRequest: {
+            /**
+             * Format: uri
+             * @description Its page on the forge.
+             */
+            url: string;
+            /** @description Its number on GitHub; its project-scoped id (`iid`) on GitLab. */
+            number: number;
+            /** @description The pushed branch it proposes: `autocode/<run id>`. */
+            branch: string;
+            /** @description The branch it is to be merged into. */
+            base: string;
+            draft: boolean;
+            /** Format: date-time */
+            openedAt: string;
+        };
         /**
          * @example {
          *       "type": "https://autocode.dev/problems/run-not-found",
@@ -670,7 +686,7 @@ export interface components {
             resetsAt?: string;
             /** @description `unknown_agent`: the agent profiles this server offers. */
             agents?: string[];
-            /** @description `run_finished`: the run's final status. */
+            /** @description `run_finished`: the run's final status; `run_active`: its status, queued or running. */
             runStatus?: string;
             /** @description `workspace_busy`: the workspace's queued and running runs. */
             activeRuns?: number;
@@ -678,6 +694,8 @@ export interface components {
             repoUrl?: string;
             /** @description `forge_request_failed`: the HTTP status the forge's API answered; absent when it did not answer. */
             forgeStatus?: number;
+            /** @description `pull_request_exists`: the pull request the run already has. */
+            pullRequest?: components["schemas"]["RunPullRequest"];
         };
         WorkspaceForgeDto: {
             /** @enum {string} */
@@ -709,7 +727,10 @@ export interface components {
         ForgeKind: "github" | "gitlab";
         WorkspaceForgeView: {
             kind: components["schemas"]["ForgeKind"];
-            /** @description The REST API's base URL. */
+            /**
+             * Format: uri
+             * @description The REST API's base URL.
+             */
             apiUrl: string;
             /** @description `owner/repo` on GitHub, the project's full path on GitLab. */
             repository: string;
@@ -911,19 +932,6 @@ export interface components {
             outputTokens?: number;
             turns?: number;
         };
-        RunPullRequest: {
-            /** @description Its page on the forge. */
-            url: string;
-            /** @description Its number on GitHub; its project-scoped id (`iid`) on GitLab. */
-            number: number;
-            /** @description The pushed branch it proposes: `autocode/<run id>`. */
-            branch: string;
-            /** @description The branch it is to be merged into. */
-            base: string;
-            draft: boolean;
-            /** Format: date-time */
-            openedAt: string;
-        };
         /**
          * @example {
          *       "id": "019ab3f2-6c1e-7d42-9a51-2f0e8c7b1d34",
@@ -1075,7 +1083,7 @@ export interface components {
         SeedTask: {
             task_id: string;
             /** @enum {string} */
-            status: "not_found" | "running" | "failed" | "cancelled" | "completed";
+            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1084,7 +1092,7 @@ export interface components {
             /** Format: uuid */
             task_id: string;
             /** @enum {string} */
-            status: "not_found" | "running" | "failed" | "cancelled" | "completed";
+            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1252,7 +1260,7 @@ export interface components {
                 [key: string]: components["schemas"]["HealthIndicatorState"];
             };
             /** @enum {string} */
-            status: "shutting_down" | "error" | "ok" | "degraded";
+            status: "error" | "shutting_down" | "ok" | "degraded";
         };
         HealthReport: {
             /** @description Each component, by name */
