@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character, webhook and dashboard-session scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character, webhook, dashboard-session, fairness and forge scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -14,6 +14,7 @@ export default {
     '<rootDir>/test/webhooks.e2e-spec.ts',
     '<rootDir>/test/fairness.e2e-spec.ts',
     '<rootDir>/test/dashboard.e2e-spec.ts',
+    '<rootDir>/test/forge.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],

@@ -10,6 +10,7 @@ import type { AppConfig } from './config/configuration.js';
 import { DaemonModule } from './daemon/daemon.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ForgeModule } from './forge/forge.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -48,6 +49,7 @@ export class AppModule {
         QuotaModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
         WebhooksModule.forRoot({ http: servesApi, deliver: true }),
+        ForgeModule.forRoot({ http: servesApi }),
         HealthModule,
         MetricsModule,
         DaemonModule,

@@ -28,6 +28,15 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     cancelRequested: false,
     node: 'host-1',
     baseCommit: '9fceb02d0ae598e95dc970b74767f19372d61af8',
+    pullRequest: {
+      url: 'https://github.com/example/my-service/pull/17',
+      number: 17,
+      branch: 'autocode/019ab3f2-6c1e-7d42-9a51-2f0e8c7b1d34',
+      base: 'main',
+      draft: false,
+      openedAt: '2026-11-24T07:11:04.501Z',
+    },
+    pullRequestError: null,
   },
   QuotaSummary: {
     tier: 'standard',
@@ -44,6 +53,11 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     detail: 'there is no run 019ab3f2-6c1e-7d42-9a51-2f0e8c7b1d34',
     code: 'run_not_found',
   },
-  CreateWorkspaceDto: { name: 'my-service', repoUrl: 'https://github.com/example/my-service.git', ref: 'main' },
+  CreateWorkspaceDto: {
+    name: 'my-service',
+    repoUrl: 'https://github.com/example/my-service.git',
+    ref: 'main',
+    forge: { kind: 'github', repository: 'example/my-service' },
+  },
   CreateWebhookDto: { url: 'https://ci.example.com/hooks/autocode', events: ['run.succeeded', 'run.failed'] },
 };

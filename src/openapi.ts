@@ -78,6 +78,8 @@ const URI_MEMBERS: Record<string, string[]> = {
   WebhookEndpointView: ['url'],
   CreatedWebhookEndpoint: ['url'],
   CreateWebhookDto: ['url'],
+  RunPullRequest: ['url'],
+  WorkspaceForgeView: ['apiUrl'],
 };
 
 /** Times are ISO-8601 UTC strings, and every member holding one is named `…At`, or `ts`. */

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,8 +10,9 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { expect } from './jest/expect.js';
 import { SessionsService } from '../src/auth/sessions.service.js';
+import { startForgeStub, type ForgeStub } from './helpers/forge-stub.js';
 import { readSse } from './helpers/sse.js';
-import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitForStatus, type TestServer } from './helpers/test-server.js';
+import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // The OpenAPI document is a contract: every operation is called on a real server, for its success
 // and for the error codes a client can provoke, and each answer's status, content type, headers and
@@ -123,6 +127,8 @@ describe('the OpenAPI document as a contract', () => {
   let contract: Contract;
   let alice: string;
   let admin: string;
+  let repos: string;
+  let github: ForgeStub;
 
   /** Calls operation `key` with `path` filled in, and checks the answer against the document. */
   async function call(
@@ -147,8 +153,18 @@ describe('the OpenAPI document as a contract', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    // A bare repository for workspaces to be cloned from and pushed to, and a stand-in of GitHub's API.
+    repos = mkdtempSync(join(tmpdir(), 'autocode-contract-repos-'));
+    const env = { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+    execFileSync('git', ['init', '--quiet', '--initial-branch=main', join(repos, 'work')], { env });
+    execFileSync('git', ['commit', '--quiet', '--allow-empty', '-m', 'initial'], { cwd: join(repos, 'work'), env });
+    execFileSync('git', ['clone', '--quiet', '--bare', join(repos, 'work'), join(repos, 'origin.git')], { env });
+    github = await startForgeStub('github');
     // `planner`, a seed agent_type, sleeps here, so a seed task stays running long enough to conflict.
-    server = await startTestServer({ agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper! }, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+    server = await startTestServer({
+      agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper! },
+      env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', FORGE_ALLOW_PRIVATE_NETWORKS: 'true', WORKSPACE_REPO_SCHEMES: 'file,https', WORKSPACE_FILE_ROOTS: repos },
+    });
     limited = await startTestServer({ agents: FIXTURE_AGENTS, env: { RATE_LIMIT_PER_MINUTE: '2', QUOTA_OVERFLOW: 'reject' } });
     contract = new Contract(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'openapi.json'), 'utf8')) as Json);
     alice = server.token('alice');
@@ -160,6 +176,8 @@ describe('the OpenAPI document as a contract', () => {
     if (limited) await disposeTestServer(limited);
     receiver?.closeAllConnections();
     await new Promise((resolve) => receiver?.close(resolve));
+    await github?.close();
+    if (repos) rmSync(repos, { recursive: true, force: true });
   });
 
   it('runs, their events, logs and diffs', async () => {
@@ -290,6 +308,59 @@ describe('the OpenAPI document as a contract', () => {
     await call('delete /api/v1/webhooks/{id}', `/api/v1/webhooks/${hook.json.id}`, { token: bob, expectStatus: 204 });
     await call('delete /api/v1/webhooks/{id}', `/api/v1/webhooks/${hook.json.id}`, { token: bob, expectStatus: 404, code: 'webhook_not_found' });
     await call('get /api/v1/webhooks/{id}/deliveries', `/api/v1/webhooks/${hook.json.id}/deliveries`, { token: bob, expectStatus: 404, code: 'webhook_not_found' });
+  });
+
+  it('credentials, pushes and pull requests', async () => {
+    const origin = pathToFileURL(join(repos, 'origin.git')).href;
+    const forge = { kind: 'github', apiUrl: `${github.url}/api/v3`, repository: 'acme/widgets' };
+    await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'forged', repoUrl: origin, forge }, expectStatus: 201 });
+    await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'forgeless', repoUrl: origin }, expectStatus: 201 });
+    await call('post /api/v1/workspaces', '/api/v1/workspaces', { token: alice, body: { name: 'local' }, expectStatus: 201 });
+    await call('get /api/v1/workspaces/{name}', '/api/v1/workspaces/forged', { token: alice, expectStatus: 200 });
+    await call('put /api/v1/workspaces/{name}/credentials', '/api/v1/workspaces/forged/credentials', { token: alice, body: { kind: 'token', token: 'ghp_contract0123456789' }, expectStatus: 200 });
+    await call('put /api/v1/workspaces/{name}/credentials', '/api/v1/workspaces/forged/credentials', { token: alice, body: { kind: 'token' }, expectStatus: 400, code: 'validation_failed' });
+    await call('put /api/v1/workspaces/{name}/credentials', '/api/v1/workspaces/absent/credentials', { token: alice, body: { kind: 'token', token: 'x' }, expectStatus: 404, code: 'workspace_not_found' });
+
+    const writer = JSON.stringify({ file: 'contract.txt', content: 'contract\n' });
+    const submitted = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'writer', prompt: writer, workspace: 'forged' }, expectStatus: 202 });
+    const run = submitted.json.id as string;
+    await waitForStatus(server, alice, run, ['succeeded']);
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${run}/push`, { token: alice, expectStatus: 200 });
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${run}/push`, { token: server.token('mallory'), expectStatus: 404, code: 'run_not_found' });
+    await call('post /api/v1/runs/{id}/pull-request', `/api/v1/runs/${run}/pull-request`, { token: alice, body: { draft: 'yes' }, expectStatus: 400, code: 'validation_failed' });
+    await call('post /api/v1/runs/{id}/pull-request', `/api/v1/runs/${run}/pull-request`, { token: alice, body: {}, expectStatus: 201 });
+    await call('get /api/v1/runs/{id}', `/api/v1/runs/${run}`, { token: alice, expectStatus: 200 });
+    await call('post /api/v1/runs/{id}/pull-request', `/api/v1/runs/${run}/pull-request`, { token: alice, body: {}, expectStatus: 409, code: 'pull_request_exists' });
+
+    const second = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'writer', prompt: writer, workspace: 'forged', pullRequest: { open: true, base: 'main' } }, expectStatus: 202 });
+    await waitForStatus(server, alice, second.json.id, ['succeeded']);
+    await waitFor(async () => (await server.request('GET', `/api/v1/runs/${second.json.id}`, { token: alice })).json?.pullRequest, 15_000, 'the pull request');
+    await call('get /api/v1/runs/{id}', `/api/v1/runs/${second.json.id}`, { token: alice, expectStatus: 200 });
+    const third = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'writer', prompt: writer, workspace: 'forged' }, expectStatus: 202 });
+    await waitForStatus(server, alice, third.json.id, ['succeeded']);
+    github.answers.push({ status: 422, body: { message: 'Validation Failed' } });
+    await call('post /api/v1/runs/{id}/pull-request', `/api/v1/runs/${third.json.id}/pull-request`, { token: alice, body: { title: 'Contract' }, expectStatus: 502, code: 'forge_request_failed' });
+
+    const unchanged = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'fast', prompt: 'nothing', workspace: 'forged' }, expectStatus: 202 });
+    await waitForStatus(server, alice, unchanged.json.id, ['succeeded']);
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${unchanged.json.id}/push`, { token: alice, expectStatus: 409, code: 'nothing_to_push' });
+    const local = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'writer', prompt: writer, workspace: 'local' }, expectStatus: 202 });
+    await waitForStatus(server, alice, local.json.id, ['succeeded']);
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${local.json.id}/push`, { token: alice, expectStatus: 409, code: 'no_remote' });
+    const plain = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'writer', prompt: writer, workspace: 'forgeless' }, expectStatus: 202 });
+    await waitForStatus(server, alice, plain.json.id, ['succeeded']);
+    await call('post /api/v1/runs/{id}/pull-request', `/api/v1/runs/${plain.json.id}/pull-request`, { token: alice, body: {}, expectStatus: 409, code: 'forge_not_configured' });
+    const sleeping = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'sleeper', prompt: 'hold', workspace: 'forgeless' }, expectStatus: 202 });
+    await waitForStatus(server, alice, sleeping.json.id, ['running']);
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${sleeping.json.id}/push`, { token: alice, expectStatus: 409, code: 'run_active' });
+    await call('post /api/v1/runs/{id}/cancel', `/api/v1/runs/${sleeping.json.id}/cancel`, { token: alice, expectStatus: 202 });
+    await waitForStatus(server, alice, sleeping.json.id, ['cancelled']);
+    // The repository it was cloned from is gone: git's refusal is a 502.
+    rmSync(join(repos, 'origin.git'), { recursive: true, force: true });
+    await call('post /api/v1/runs/{id}/push', `/api/v1/runs/${plain.json.id}/push`, { token: alice, expectStatus: 502, code: 'push_failed' });
+
+    await call('delete /api/v1/workspaces/{name}/credentials', '/api/v1/workspaces/forged/credentials', { token: alice, expectStatus: 204 });
+    await call('delete /api/v1/workspaces/{name}/credentials', '/api/v1/workspaces/absent/credentials', { token: alice, expectStatus: 404, code: 'workspace_not_found' });
   });
 
   it('agents, quota, admin, health, metrics and the rate limit', async () => {

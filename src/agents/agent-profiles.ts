@@ -63,7 +63,7 @@ export interface AgentCatalog {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OUTPUTS: OutputFormat[] = ['text', 'jsonl', 'claude-stream-json'];
-const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL']);
+const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL', 'SECRETS_KEY']);
 const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model', 'sandbox', 'network', 'limits', 'readOnlyPaths'];
 const FIELDS: Record<AgentProfile['executor'], Set<string>> = {
   command: new Set([...COMMON_FIELDS, 'command', 'output']),

@@ -98,6 +98,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private waking: Promise<void> | null = null;
   /** When this node last started a run of each user: the users take turns for free slots. */
   private readonly lastStartedAt = new Map<string, number>();
+  private readonly finishedListeners = new Set<(run: Run) => void>();
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -200,6 +201,12 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
   private async settleActive(ms: number): Promise<boolean> {
     if (this.active.size === 0) return true;
     return (await settledWithin([...this.active.values()].map((entry) => entry.done), ms)) && this.active.size === 0;
+  }
+
+  /** Calls `listener` with each run this node finishes, once its final status is stored. */
+  onRunFinished(listener: (run: Run) => void): () => void {
+    this.finishedListeners.add(listener);
+    return () => this.finishedListeners.delete(listener);
   }
 
   /**
@@ -610,14 +617,15 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const ended: Run = { ...run, ...worktree, status: ending.status, finishedAt, exitCode: ending.exitCode, error: ending.error, result: ending.result, lastSeq: row.last_seq };
       // The outbox: the run's event is delivered if and only if its final status is stored.
       const deliveries = await this.webhooks.enqueue(manager, toRunView(ended), finishedAt);
-      return { event: await this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt), deliveries };
+      return { ended, event: await this.events.insertOne(manager, run.id, row.last_seq, 'status', data, finishedAt), deliveries };
     });
     if (finished) {
-      const { event, deliveries } = finished;
+      const { ended, event, deliveries } = finished;
       if (deliveries > 0) this.webhooks.wake();
       this.events.publish(run.id, [event]);
       this.metrics.runFinished(run.agent, ending.status, run.startedAt, finishedAt);
       this.logger.log({ runId: run.id, userId: run.userId, status: ending.status, exitCode: ending.exitCode, reason: ending.reason }, 'run finished');
+      for (const listener of this.finishedListeners) listener(ended);
     }
   }
 }

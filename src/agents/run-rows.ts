@@ -1,4 +1,4 @@
-import type { Run, RunError, RunResult, RunStatus } from './entities/run.entity.js';
+import type { Run, RunError, RunPullRequestState, RunResult, RunStatus } from './entities/run.entity.js';
 
 /** A `runs` row as plain SQL returns it (SQLite gives booleans as 0/1, PostgreSQL as booleans). */
 export interface RunRow {
@@ -25,12 +25,13 @@ export interface RunRow {
   last_seq: number;
   base_commit: string | null;
   worktree_removed_at: string | null;
+  pull_request: string | null;
 }
 
 /** Every column of a run but its diff, which is never loaded unless asked for. */
 export const RUN_COLUMNS =
   'id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, started_at, finished_at, ' +
-  'exit_code, error, result, cancel_requested, node, pgid, pgid_started_at, last_seq, base_commit, worktree_removed_at';
+  'exit_code, error, result, cancel_requested, node, pgid, pgid_started_at, last_seq, base_commit, worktree_removed_at, pull_request';
 
 function json<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -62,5 +63,6 @@ export function runFromRow(row: RunRow): Run {
     lastSeq: row.last_seq,
     baseCommit: row.base_commit,
     worktreeRemovedAt: row.worktree_removed_at,
+    pullRequest: json<RunPullRequestState>(row.pull_request),
   };
 }

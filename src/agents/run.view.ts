@@ -1,6 +1,6 @@
 import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
 import type { RunEventType } from './entities/run-event.entity.js';
-import { RUN_STATUSES, type Run, type RunError, type RunResult, type RunStatus } from './entities/run.entity.js';
+import { RUN_STATUSES, type Run, type RunError, type RunPullRequest, type RunResult, type RunStatus } from './entities/run.entity.js';
 
 /** A run as clients see it (API.md "Run object"). */
 export class RunView {
@@ -32,6 +32,10 @@ export class RunView {
   node: string | null;
   /** On a named workspace: the commit the run's branch `autocode/<id>` started from. */
   baseCommit: string | null;
+  /** The pull request (GitHub) or merge request (GitLab) opened for the run's branch. */
+  pullRequest: RunPullRequest | null;
+  /** Why the pull request asked for at submit (`pullRequest.open`) could not be opened. */
+  pullRequestError: RunError | null;
 }
 
 /** A page of runs, newest first. */
@@ -85,5 +89,7 @@ export function toRunView(run: Run): RunView {
     cancelRequested: run.cancelRequested,
     node: run.node,
     baseCommit: run.baseCommit,
+    pullRequest: run.pullRequest?.opened ?? null,
+    pullRequestError: run.pullRequest?.error ?? null,
   };
 }

@@ -44,8 +44,8 @@ const FIND_USER_RUN_SQL = `${FIND_RUN_SQL} AND user_id = ?`;
 
 /** A new run: queued, its first event (seq 1) inserted with it; every other column starts at its default. */
 const INSERT_RUN_SQL =
-  'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, last_seq) ' +
-  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 1)";
+  'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, last_seq, pull_request) ' +
+  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 1, ?)";
 
 /** How much of a prompt a debug log shows. */
 const LOGGED_PROMPT_CHARS = 500;
@@ -94,6 +94,10 @@ export class RunsService {
     if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
       throw new ProblemError('validation_failed', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
     }
+    if (request.pullRequest && request.workspace === undefined) {
+      throw new ProblemError('validation_failed', "pullRequest needs a workspace: a pull request proposes the run's branch of a named workspace");
+    }
+    const pullRequest = request.pullRequest ? { requested: { draft: request.pullRequest.draft, base: request.pullRequest.base } } : null;
     const now = this.clock.now();
     const created = await this.database.transaction(async (manager) => {
       // Claimed first: a duplicate waits here for this transaction, then replays its answer without touching the quota.
@@ -128,8 +132,21 @@ export class RunsService {
         lastSeq: 1,
         baseCommit: null,
         worktreeRemovedAt: null,
+        pullRequest,
       });
-      await this.database.query(manager, INSERT_RUN_SQL, [run.id, userId, agent, prompt, run.specId, run.workspace, run.model, timeoutSeconds, JSON.stringify(metadata), run.createdAt]);
+      await this.database.query(manager, INSERT_RUN_SQL, [
+        run.id,
+        userId,
+        agent,
+        prompt,
+        run.specId,
+        run.workspace,
+        run.model,
+        timeoutSeconds,
+        JSON.stringify(metadata),
+        run.createdAt,
+        pullRequest && JSON.stringify(pullRequest),
+      ]);
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
       const view = toRunView(run);
       if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: view });

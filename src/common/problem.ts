@@ -31,6 +31,15 @@ export const PROBLEM_STATUS = {
   webhook_delivery_not_found: HttpStatus.NOT_FOUND,
   webhook_url_not_allowed: HttpStatus.BAD_REQUEST,
   spec_not_found: HttpStatus.NOT_FOUND,
+  // Pushing a run's branch and opening its pull request.
+  run_active: HttpStatus.CONFLICT,
+  nothing_to_push: HttpStatus.CONFLICT,
+  no_remote: HttpStatus.CONFLICT,
+  forge_not_configured: HttpStatus.CONFLICT,
+  pull_request_exists: HttpStatus.CONFLICT,
+  credential_unreadable: HttpStatus.CONFLICT,
+  push_failed: HttpStatus.BAD_GATEWAY,
+  forge_request_failed: HttpStatus.BAD_GATEWAY,
   method_not_allowed: HttpStatus.METHOD_NOT_ALLOWED,
   not_acceptable: HttpStatus.NOT_ACCEPTABLE,
   request_timeout: HttpStatus.REQUEST_TIMEOUT,
@@ -90,6 +99,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 

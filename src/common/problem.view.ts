@@ -1,3 +1,5 @@
+import { RunPullRequest } from '../agents/entities/run.entity.js';
+
 /**
  * An error response (RFC 9457 problem details), served as
  * `application/problem+json`. Beside the members below, a problem may carry
@@ -34,14 +36,20 @@ export class ProblemDocument {
   /** `unknown_agent`: the agent profiles this server offers. */
   agents?: string[];
 
-  /** `run_finished`: the run's final status. */
+  /** `run_finished`: the run's final status; `run_active`: its status, queued or running. */
   runStatus?: string;
 
   /** `workspace_busy`: the workspace's queued and running runs. */
   activeRuns?: number;
 
-  /** `clone_failed`: the repository URL, without credentials. */
+  /** `clone_failed`, `push_failed`: the repository URL, without credentials. */
   repoUrl?: string;
+
+  /** `forge_request_failed`: the HTTP status the forge's API answered; absent when it did not answer. */
+  forgeStatus?: number;
+
+  /** `pull_request_exists`: the pull request the run already has. */
+  pullRequest?: RunPullRequest;
 
   [extension: string]: unknown;
 }

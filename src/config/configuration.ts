@@ -70,11 +70,23 @@ export interface AppConfig {
   redis: { url: string | null };
   /** The web dashboard at `/` (and its sign-in routes); off, `/` answers 404 like any unknown path. */
   ui: { enabled: boolean };
+  forge: {
+    /**
+     * The key workspace credentials are encrypted with: `SECRETS_KEY`, else one generated once into
+     * `DATA_DIR/secrets.key` (mode 0600); null for an admin command on a data directory that has none.
+     */
+    secretsKey: string | null;
+    /** Whether a forge's API may be on this host or a private network (a self-hosted GitLab, tests). */
+    allowPrivateNetworks: boolean;
+    /** The server's address as users reach it, for the link back to a run in a pull request. */
+    publicUrl: string;
+  };
 }
 
 export type SandboxMode = 'auto' | 'bwrap' | 'none';
 
 const SECRET_FILE = 'jwt.secret';
+const SECRETS_KEY_FILE = 'secrets.key';
 
 /** Kernel file systems: no server state belongs there, and Node's recursive mkdir loops forever inside /proc. */
 const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
@@ -126,7 +138,11 @@ function urlPasswords(url: string | undefined): string[] {
  * `DATA_DIR/jwt.secret` (mode 0600) and reused by every later start and by the CLI.
  */
 function loadOrCreateSecret(dataDir: string): string {
-  const file = join(dataDir, SECRET_FILE);
+  return loadOrCreateKeyFile(join(dataDir, SECRET_FILE));
+}
+
+/** A 32-byte random key written once into `file` (mode 0600), then read back on every start. */
+function loadOrCreateKeyFile(file: string): string {
   try {
     const fd = openSync(file, 'wx', 0o600);
     try {
@@ -210,10 +226,14 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
   if (serverData === 'create') createDataDir(dataDir);
   else requireServerData(dataDir, serverData === 'require' && vars.JWT_SECRET === undefined && !publicKey);
   const secret = vars.JWT_SECRET ?? (publicKey ? null : loadOrCreateSecret(dataDir));
+  // Only what makes server data generates the key; an admin command reads it when it is there.
+  const secretsKeyFile = join(dataDir, SECRETS_KEY_FILE);
+  const secretsKey = vars.SECRETS_KEY ?? (serverData === 'create' || existsSync(secretsKeyFile) ? loadOrCreateKeyFile(secretsKeyFile) : null);
+  const http = { host: vars.HOST ?? '127.0.0.1', port: vars.PORT ?? 8000 };
   const prettyDefault = process.stdout.isTTY === true;
   const repoSchemes = [...new Set((vars.WORKSPACE_REPO_SCHEMES ?? 'https').split(',').map((scheme) => scheme.trim()))];
   return {
-    http: { host: vars.HOST ?? '127.0.0.1', port: vars.PORT ?? 8000 },
+    http,
     dataDir,
     role: (vars.ROLE ?? 'all') as Role,
     node: vars.NODE_NAME ?? hostname(),
@@ -253,6 +273,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
     },
     secrets: [
       ...(secret ? [secret] : []),
+      ...(secretsKey ? [secretsKey] : []),
       ...urlPasswords(vars.DATABASE_URL),
       ...urlPasswords(vars.REDIS_URL),
       ...[vars.ANTHROPIC_API_KEY, vars.CLAUDE_CODE_OAUTH_TOKEN, vars.OPENAI_API_KEY].filter((value): value is string => value !== undefined),
@@ -268,5 +289,10 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env, { server
     webhooks: { allowPrivateNetworks: vars.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true' },
     redis: { url: vars.REDIS_URL || null },
     ui: { enabled: vars.UI_ENABLED !== 'false' },
+    forge: {
+      secretsKey,
+      allowPrivateNetworks: vars.FORGE_ALLOW_PRIVATE_NETWORKS === 'true',
+      publicUrl: (vars.PUBLIC_URL ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/+$/, ''),
+    },
   };
 }

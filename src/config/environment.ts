@@ -146,6 +146,15 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsBooleanString()
   UI_ENABLED?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'must be at least 32 bytes' })
+  SECRETS_KEY?: string;
+
+  @IsOptional() @IsBooleanString()
+  FORGE_ALLOW_PRIVATE_NETWORKS?: string;
+
+  @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: 'must be an http(s) URL without query or fragment' })
+  PUBLIC_URL?: string;
 }
 
 export class ConfigurationError extends Error {

@@ -160,6 +160,14 @@ export class WebhooksService {
   async enqueue(manager: EntityManager, run: RunView, at: string): Promise<number> {
     const type = EVENT_OF_STATUS[run.status];
     if (!type) return 0;
+    return this.enqueueEvent(manager, type, run, at);
+  }
+
+  /**
+   * In the transaction that records what it announces: a delivery of event `type` about the run
+   * to each of the owner's enabled endpoints that want it. Call `wake` once the transaction committed.
+   */
+  async enqueueEvent(manager: EntityManager, type: WebhookEventType, run: RunView, at: string): Promise<number> {
     const { rows } = await this.database.query<{ id: string; events: string | null }>(
       manager,
       'SELECT id, events FROM webhook_endpoints WHERE user_id = ? AND disabled_at IS NULL',

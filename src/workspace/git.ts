@@ -8,6 +8,8 @@ export const GIT_AUTHOR = { name: 'Auto Code Server', email: 'autocode@localhost
 export const LOCAL_GIT_TIMEOUT_MS = 120_000;
 /** A clone crosses the network. */
 export const CLONE_TIMEOUT_MS = 600_000;
+/** So does a push. */
+export const PUSH_TIMEOUT_MS = 600_000;
 
 const DEFAULT_MAX_OUTPUT = 1024 * 1024;
 const MAX_MESSAGE_CHARS = 2_000;
@@ -36,6 +38,8 @@ export interface GitOptions {
   truncate?: boolean;
   /** Exit codes that are answers rather than failures (`git diff --quiet` exits 1 when there are changes). */
   okExitCodes?: readonly number[];
+  /** More variables for this git process only (a push's credential reaches its credential helper so, never an argument or a file). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface GitResult {
@@ -67,6 +71,7 @@ export function git(args: readonly string[], options: GitOptions = {}): Promise<
     GIT_AUTHOR_EMAIL: GIT_AUTHOR.email,
     GIT_COMMITTER_NAME: GIT_AUTHOR.name,
     GIT_COMMITTER_EMAIL: GIT_AUTHOR.email,
+    ...options.env,
   });
   const fullArgs = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', '-c', 'commit.gpgSign=false', ...args];
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;

@@ -1,3 +1,5 @@
+import { WorkspaceForgeView } from '../forge/forge.view.js';
+
 /** A named workspace: a git repository of the user's, created empty or cloned. */
 export class WorkspaceView {
   name: string;
@@ -6,6 +8,8 @@ export class WorkspaceView {
   /** The branch, tag or commit checked out after the clone. */
   ref: string | null;
   createdAt: string;
+  /** Where its runs' pull requests are opened; null when it names no forge. */
+  forge: WorkspaceForgeView | null;
 }
 
 export class WorkspaceDetail extends WorkspaceView {

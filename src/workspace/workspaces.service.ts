@@ -14,6 +14,8 @@ import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { IdempotencyService, type IdempotentRequest } from '../idempotency/idempotency.service.js';
+import { workspaceForge } from '../forge/forge-settings.js';
+import type { WorkspaceForgeDto } from '../forge/dto/forge.dto.js';
 import { Workspace } from './entities/workspace.entity.js';
 import { CLONE_TIMEOUT_MS, git, GitError } from './git.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -29,9 +31,10 @@ export interface CreateWorkspaceRequest {
   name: string;
   repoUrl?: string;
   ref?: string;
+  forge?: WorkspaceForgeDto;
 }
 
-interface RepoSource {
+export interface RepoSource {
   /** What git is given. */
   gitUrl: string;
   /** What is stored and shown: the URL without credentials. */
@@ -126,6 +129,10 @@ export class WorkspacesService {
     if (request.ref !== undefined && !GIT_REF.test(request.ref)) {
       throw new ProblemError('validation_failed', 'ref must be a branch, tag or commit name');
     }
+    if (request.forge !== undefined && request.repoUrl === undefined) {
+      throw new ProblemError('validation_failed', 'forge needs a repoUrl: pull requests are opened for branches pushed to the repository the workspace was cloned from');
+    }
+    const forge = request.forge === undefined ? null : workspaceForge(request.forge);
     const source = request.repoUrl === undefined ? null : await this.checkRepoUrl(request.repoUrl);
     return this.withLock(userId, request.name, async () => {
       // Checked under the lock, so a duplicate that waited for the first create finds its answer.
@@ -147,6 +154,7 @@ export class WorkspacesService {
           repoUrl: source?.shownUrl ?? null,
           ref: request.ref ?? null,
           createdAt: this.clock.now().toISOString(),
+          forge,
         });
         const detail = await this.describe(workspace, staging);
         // The key is claimed with the row: a duplicate on another node waits for this commit, then replays it.
@@ -227,6 +235,15 @@ export class WorkspacesService {
       // The worktrees of its finished runs go with the retention sweep, like any other.
       await rm(await this.directory(userId, name), { recursive: true, force: true });
     });
+  }
+
+  /**
+   * Where a push of one of the workspace's branches goes: the repository it was cloned from,
+   * checked again as a clone would be (the server's allowed schemes and file roots may have
+   * changed since); null for an empty workspace.
+   */
+  async remoteOf(workspace: Workspace): Promise<RepoSource | null> {
+    return workspace.repoUrl === null ? null : this.checkRepoUrl(workspace.repoUrl);
   }
 
   /** The workspace with its HEAD, read from its directory (or from where it is being built). */
@@ -346,7 +363,7 @@ export function assertWorkspaceName(name: string): void {
 }
 
 function toWorkspaceView(workspace: Workspace): WorkspaceView {
-  return { name: workspace.name, repoUrl: workspace.repoUrl, ref: workspace.ref, createdAt: workspace.createdAt };
+  return { name: workspace.name, repoUrl: workspace.repoUrl, ref: workspace.ref, createdAt: workspace.createdAt, forge: workspace.forge ?? null };
 }
 
 function notFound(name: string): ProblemError {

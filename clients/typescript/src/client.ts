@@ -2,7 +2,7 @@ import createFetchClient, { type Client, type Middleware } from 'openapi-fetch';
 import { AutocodeError } from './errors.js';
 import { followRunEvents, type FollowOptions } from './follow.js';
 import type { paths } from './generated/schema.js';
-import type { Quota, Run, RunEvent, RunListQuery, SubmitRunBody } from './types.js';
+import type { OpenPullRequestBody, PullRequest, PushResult, Quota, Run, RunEvent, RunListQuery, SubmitRunBody } from './types.js';
 
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8000`. */
@@ -47,6 +47,10 @@ export interface AutocodeHelpers {
   /** The unified diff of what a finished run on a named workspace changed ('' when nothing). */
   getDiff(id: string, options?: RequestOptions): Promise<string>;
   getQuota(options?: RequestOptions): Promise<Quota>;
+  /** Pushes a finished run's branch `autocode/<id>` to its workspace's repository. */
+  pushRun(id: string, options?: RequestOptions): Promise<PushResult>;
+  /** Pushes the run's branch if needed and opens its pull request (GitHub) or merge request (GitLab). */
+  openPullRequest(id: string, body?: OpenPullRequestBody, options?: RequestOptions): Promise<PullRequest>;
 }
 
 /** The typed openapi-fetch client of every route (`GET`, `POST`, … by path), plus the helpers. */
@@ -124,6 +128,14 @@ export function createClient(options: ClientOptions): AutocodeClient {
 
     async getQuota({ signal } = {}) {
       return unwrap(await api.GET('/api/v1/quota', { signal }));
+    },
+
+    async pushRun(id, { signal } = {}) {
+      return unwrap(await api.POST('/api/v1/runs/{id}/push', { params: { path: { id } }, signal }));
+    },
+
+    async openPullRequest(id, body = {}, { signal } = {}) {
+      return unwrap(await api.POST('/api/v1/runs/{id}/pull-request', { params: { path: { id } }, body, signal }));
     },
   };
 

@@ -19,6 +19,15 @@ export type RunStatus = Run['status'];
 /** The caller's limits and usage, as `GET /api/v1/quota` answers them. */
 export type Quota = JsonBody<paths['/api/v1/quota']['get']['responses'][200]>;
 
+/** What `POST /api/v1/runs/{id}/push` answers: the remote branch, the commit pushed, the repository. */
+export type PushResult = JsonBody<paths['/api/v1/runs/{id}/push']['post']['responses'][200]>;
+
+/** The body of `POST /api/v1/runs/{id}/pull-request`: title, body, base and draft, each optional. */
+export type OpenPullRequestBody = NonNullable<paths['/api/v1/runs/{id}/pull-request']['post']['requestBody']>['content']['application/json'];
+
+/** A pull request (GitHub) or merge request (GitLab) opened for a run's branch. */
+export type PullRequest = JsonBody<paths['/api/v1/runs/{id}/pull-request']['post']['responses'][201]>;
+
 /** The statuses a run never leaves. */
 export const FINAL_STATUSES = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const satisfies readonly RunStatus[];
 

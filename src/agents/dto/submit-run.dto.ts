@@ -1,4 +1,6 @@
-import { IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { Equals, IsBoolean, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { GIT_BRANCH, GIT_BRANCH_MESSAGE } from '../../common/git-names.js';
 import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 
 /**
@@ -8,6 +10,20 @@ import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
  */
 export const MAX_PROMPT_BYTES = 100_000;
 export const MAX_METADATA_BYTES = 8 * 1024;
+
+/** `pullRequest` of a submit: open one for the run's branch once it succeeds with changes. */
+export class SubmitPullRequestDto {
+  /** Must be true: open a pull request (GitHub) or merge request (GitLab) when the run succeeds with changes. */
+  @Equals(true, { message: 'pullRequest.open must be true' })
+  open: boolean;
+
+  @IsOptional() @IsBoolean()
+  draft?: boolean;
+
+  /** The branch to merge into; default: the branch the workspace has checked out. */
+  @IsOptional() @IsString() @Matches(GIT_BRANCH, { message: GIT_BRANCH_MESSAGE })
+  base?: string;
+}
 
 /** Body of `POST /api/v1/runs`. */
 export class SubmitRunDto {
@@ -33,4 +49,8 @@ export class SubmitRunDto {
 
   @IsOptional() @IsObject() @MultiLineText()
   metadata?: Record<string, unknown>;
+
+  /** Push the run's branch and open a pull request once it succeeds with changes (a named workspace with a forge). */
+  @IsOptional() @ValidateNested() @Type(() => SubmitPullRequestDto)
+  pullRequest?: SubmitPullRequestDto;
 }

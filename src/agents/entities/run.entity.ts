@@ -25,6 +25,28 @@ export class RunResult {
   turns?: number;
 }
 
+/** A pull request (GitHub) or merge request (GitLab) opened for a run's branch. */
+export class RunPullRequest {
+  /** Its page on the forge. */
+  url: string;
+  /** Its number on GitHub; its project-scoped id (`iid`) on GitLab. */
+  number: number;
+  /** The pushed branch it proposes: `autocode/<run id>`. */
+  branch: string;
+  /** The branch it is to be merged into. */
+  base: string;
+  draft: boolean;
+  openedAt: string;
+}
+
+/** What a run records about its pull request: asked for at submit, opened, or why it could not be. */
+export interface RunPullRequestState {
+  /** Submit asked for one to be opened once the run succeeds with changes. */
+  requested?: { draft?: boolean; base?: string };
+  opened?: RunPullRequest;
+  error?: RunError;
+}
+
 /**
  * One execution of one agent profile on one prompt. Times are ISO-8601 UTC
  * strings (fixed width, so they sort and compare as text on every driver).
@@ -116,4 +138,8 @@ export class Run {
   /** When the run's worktree was removed (WORKTREE_RETENTION_HOURS after it finished); its branch stays. */
   @Column({ name: 'worktree_removed_at', type: 'varchar', length: 32, nullable: true })
   worktreeRemovedAt: string | null;
+
+  /** The run's pull request: asked for at submit, opened, or why it could not be. */
+  @Column({ name: 'pull_request', type: 'simple-json', nullable: true })
+  pullRequest: RunPullRequestState | null;
 }

@@ -51,6 +51,8 @@ export function describeFailure(error: unknown, server?: string): { exitCode: nu
       const wait = error.retryAfter === null ? '' : `; retry after ${error.retryAfter} s`;
       return { exitCode: EXIT.refused, message: `${detail}${wait}` };
     }
+    // The server answered: the repository or the forge behind it refused.
+    if (error.code === 'push_failed' || error.code === 'forge_request_failed') return { exitCode: EXIT.failed, message: detail };
     if (error.status === 502 || error.status === 503 || error.status === 504) return { exitCode: EXIT.unreachable, message: detail };
     return { exitCode: EXIT.failed, message: detail };
   }

@@ -1,4 +1,4 @@
-import type { SubmitRunBody } from '@autocode/client';
+import type { AutocodeClient, SubmitRunBody } from '@autocode/client';
 import { Command, Option } from 'commander';
 import { CliError } from '../output.js';
 import { connect, keyValue, positiveInteger, readStdin } from './connection.js';
@@ -17,6 +17,9 @@ interface RunOptions {
   detach?: boolean;
   json?: boolean;
   diff?: string;
+  pr?: boolean;
+  prDraft?: boolean;
+  prBase?: string;
   reconnectSeconds: number;
   context?: string;
 }
@@ -43,6 +46,9 @@ export function runCommand(): Command {
     .option('--detach', 'print the run id and exit 0 at once')
     .option('--json', 'one JSON object per event on stdout, then the final run')
     .option('--diff <file>', "write the run's diff to this file at the end")
+    .option('--pr', 'once the run succeeds with changes, push its branch and open a pull request (the workspace needs a forge and a credential)')
+    .option('--pr-draft', 'with --pr: open it as a draft')
+    .option('--pr-base <branch>', 'with --pr: the branch to merge into (default: the one the workspace has checked out)')
     .addOption(reconnectOption())
     .addOption(contextOption())
     .addHelpText(
@@ -57,7 +63,8 @@ ${EXIT_CODES_HELP}
 Examples:
   autocode run --agent claude --workspace app "fix the failing test"
   git diff HEAD~1 | autocode run --workspace app --diff review.patch -
-  autocode run --detach --json "update the changelog"`,
+  autocode run --detach --json "update the changelog"
+  autocode run --workspace app --pr --pr-base develop "add a CHANGELOG entry"`,
     )
     .action(async (prompt: string | undefined, options: RunOptions) => {
       process.exitCode = await run(prompt, options);
@@ -69,6 +76,8 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
   if ((prompt === undefined || prompt === '') && options.spec === undefined) {
     throw new CliError('a prompt is required: `autocode run "PROMPT"`, `autocode run -` to read it from stdin, or --spec ID', EXIT.usage);
   }
+  if ((options.prDraft || options.prBase !== undefined) && !options.pr) throw new CliError('--pr-draft and --pr-base go with --pr', EXIT.usage);
+  if (options.pr && options.workspace === undefined) throw new CliError('--pr needs --workspace: a pull request proposes the run\'s branch of a named workspace', EXIT.usage);
   const { client } = connect(options.context);
   const body: SubmitRunBody = {
     ...(prompt ? { prompt } : {}),
@@ -78,6 +87,7 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
     ...(options.timeout !== undefined && { timeoutSeconds: options.timeout }),
     ...(options.model !== undefined && { model: options.model }),
     ...(options.metadata !== undefined && { metadata: options.metadata }),
+    ...(options.pr && { pullRequest: { open: true, ...(options.prDraft && { draft: true }), ...(options.prBase !== undefined && { base: options.prBase }) } }),
   };
   const submitted = await client.submitRun(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
   if (options.detach) {
@@ -86,7 +96,7 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
   }
   const printer = new RunPrinter(outputMode(options.json));
   printer.note(`run ${submitted.id} · agent ${submitted.agent}${submitted.workspace ? ` · workspace ${submitted.workspace}` : ''}`);
-  return followToEnd({
+  const outcome = await followToEnd({
     client,
     runId: submitted.id,
     printer,
@@ -95,4 +105,34 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
     diffFile: options.diff,
     cancelOnInterrupt: true,
   });
+  if (!options.pr || outcome !== EXIT.succeeded) return outcome;
+  return awaitPullRequest(client, submitted.id, printer);
+}
+
+/** How long the server may take to push and open the pull request after the run's end. */
+const PULL_REQUEST_WAIT_MS = 120_000;
+
+/** Waits for the pull request the server opens once the run succeeded; 1 when it could not open it. */
+async function awaitPullRequest(client: AutocodeClient, runId: string, printer: RunPrinter): Promise<number> {
+  if ((await client.getDiff(runId)) === '') {
+    printer.note('the run changed nothing: no pull request');
+    return EXIT.succeeded;
+  }
+  const deadline = Date.now() + PULL_REQUEST_WAIT_MS;
+  for (;;) {
+    const run = await client.getRun(runId);
+    if (run.pullRequest) {
+      printer.note(`pull request ${run.pullRequest.url}${run.pullRequest.draft ? ' (draft)' : ''}`);
+      return EXIT.succeeded;
+    }
+    if (run.pullRequestError) {
+      printer.note(`no pull request: ${run.pullRequestError.message} (${run.pullRequestError.code}); retry with \`autocode runs pr ${runId}\``);
+      return EXIT.failed;
+    }
+    if (Date.now() > deadline) {
+      printer.note(`no pull request after ${PULL_REQUEST_WAIT_MS / 1000} s; see \`autocode runs show ${runId}\``);
+      return EXIT.failed;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

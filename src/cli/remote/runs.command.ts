@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { AutocodeError, type Run } from '@autocode/client';
 import { Command, Option } from 'commander';
 import { printJson, printTable } from '../output.js';
-import { connect, positiveInteger, runIdArgument } from './connection.js';
+import { connect, positiveInteger, readStdin, runIdArgument } from './connection.js';
 import { EXIT_CODES_HELP, exitCodeOfStatus } from './exit-codes.js';
 import { followToEnd } from './follow.js';
 import { costOf, formatDuration, outputMode, RunPrinter } from './render.js';
@@ -88,6 +88,7 @@ function showCommand(): Command {
         ['exit code', run.exitCode === null ? null : String(run.exitCode)],
         ['cost', costOf(run)],
         ['summary', run.result?.summary ?? null],
+        ['pull req.', run.pullRequest ? `${run.pullRequest.url}${run.pullRequest.draft ? ' (draft)' : ''}` : run.pullRequestError ? `not opened (${run.pullRequestError.code}: ${run.pullRequestError.message})` : null],
         ['prompt', run.prompt],
       ];
       for (const [name, value] of lines) if (value !== null) process.stdout.write(`${(name + ':').padEnd(11)}${value}\n`);
@@ -169,13 +170,51 @@ function waitCommand(): Command {
     });
 }
 
+function pushCommand(): Command {
+  return new Command('push')
+    .description("push a finished run's branch autocode/<id> to its workspace's repository (with the workspace's stored credential)")
+    .argument('<id>', 'run id', runIdArgument)
+    .option('--json', 'print JSON')
+    .addOption(contextOption())
+    .action(async (id: string, options: Common) => {
+      const pushed = await connect(options.context).client.pushRun(id);
+      if (options.json) return printJson(pushed);
+      process.stdout.write(`pushed ${pushed.branch} (${pushed.commit.slice(0, 12)}) to ${pushed.remote}\n`);
+    });
+}
+
+function pullRequestCommand(): Command {
+  return new Command('pr')
+    .description("push a finished run's branch if needed and open a pull request (GitHub) or merge request (GitLab) for it")
+    .argument('<id>', 'run id', runIdArgument)
+    .option('--title <title>', "the title (default: the prompt's first line)")
+    .option('--body <text>', 'the description, - to read it from stdin (default: a summary of the run with a link back to it)')
+    .option('--base <branch>', 'the branch to merge into (default: the branch the workspace has checked out)')
+    .option('--draft', 'open it as a draft')
+    .option('--json', 'print JSON')
+    .addOption(contextOption())
+    .action(async (id: string, options: Common & { title?: string; body?: string; base?: string; draft?: boolean }) => {
+      const body = options.body === '-' ? await readStdin() : options.body;
+      const opened = await connect(options.context).client.openPullRequest(id, {
+        ...(options.title !== undefined && { title: options.title }),
+        ...(body !== undefined && { body }),
+        ...(options.base !== undefined && { base: options.base }),
+        ...(options.draft && { draft: true }),
+      });
+      if (options.json) return printJson(opened);
+      process.stdout.write(`${opened.url}\n`);
+    });
+}
+
 export function runsCommand(): Command {
   return new Command('runs')
-    .description('runs on the server: list, show, logs, cancel, diff, wait')
+    .description('runs on the server: list, show, logs, cancel, diff, wait, push, pr')
     .addCommand(listCommand())
     .addCommand(showCommand())
     .addCommand(logsCommand())
     .addCommand(cancelCommand())
     .addCommand(diffCommand())
-    .addCommand(waitCommand());
+    .addCommand(waitCommand())
+    .addCommand(pushCommand())
+    .addCommand(pullRequestCommand());
 }

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { WorkspaceForgeDto } from '../../forge/dto/forge.dto.js';
 import { MAX_PROMPT_BYTES } from '../../agents/dto/submit-run.dto.js';
 import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 import { SPEC_ID } from '../specs.service.js';
@@ -17,6 +18,10 @@ export class CreateWorkspaceDto {
 
   @IsOptional() @IsString() @MinLength(1) @MaxLength(200)
   ref?: string;
+
+  /** The GitHub or GitLab project the repository lives in, for opening its runs' pull requests. */
+  @IsOptional() @ValidateNested() @Type(() => WorkspaceForgeDto)
+  forge?: WorkspaceForgeDto;
 }
 
 export class ListWorkspacesQuery {

@@ -34,4 +34,27 @@ export class Workspace {
 
   @Column({ name: 'created_at', type: 'varchar', length: 32 })
   createdAt: string;
+
+  /** The GitHub or GitLab project its runs' pull requests are opened on; null when it names none. */
+  @Column({ type: 'simple-json', nullable: true })
+  forge: WorkspaceForge | null;
+
+  /**
+   * The push credential, encrypted (AES-256-GCM, bound to this row's id). Never loaded unless
+   * asked for, and never shown.
+   */
+  @Column({ type: 'text', nullable: true, select: false })
+  credential?: string | null;
+}
+
+export const FORGE_KINDS = ['github', 'gitlab'] as const;
+export type ForgeKind = (typeof FORGE_KINDS)[number];
+
+/** Where a workspace's pull requests (GitHub) or merge requests (GitLab) are opened. */
+export interface WorkspaceForge {
+  kind: ForgeKind;
+  /** The REST API's base URL; the public service's when the client set none. */
+  apiUrl: string;
+  /** `owner/repo` on GitHub, the project's full path (`group/subgroup/project`) on GitLab. */
+  repository: string;
 }

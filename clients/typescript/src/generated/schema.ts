@@ -534,6 +534,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{name}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Store a workspace's push credential
+         * @description Stores (or replaces) the token the server pushes runs' branches and opens pull requests with. It is encrypted at rest, given to git only through the environment of the push, and never returned by any route nor given to an agent.
+         */
+        put: operations["WorkspaceCredentials_put"];
+        post?: never;
+        /**
+         * Remove a workspace's push credential
+         * @description Forgets the stored token; a workspace without one answers 204 too.
+         */
+        delete: operations["WorkspaceCredentials_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{id}/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push a run's branch
+         * @description Pushes the finished run's branch `autocode/<id>` to the repository its workspace was cloned from, with the workspace's credential. 409 `nothing_to_push` when the run changed nothing, `run_active` while it is queued or running; 502 `push_failed` with git's message.
+         */
+        post: operations["RunPullRequests_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{id}/pull-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a pull request for a run
+         * @description Pushes the run's branch if needed, then opens a pull request (GitHub) or merge request (GitLab) for it on the workspace's forge. The title defaults to the prompt's first line, the body to a summary of the run with a link back to it. The run records it in `pullRequest`, and webhooks get `run.pull_request_opened`.
+         */
+        post: operations["RunPullRequests_open"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -618,6 +682,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        RunPullRequest: {
+            /**
+             * Format: uri
+             * @description Its page on the forge.
+             */
+            url: string;
+            /** @description Its number on GitHub; its project-scoped id (`iid`) on GitLab. */
+            number: number;
+            /** @description The pushed branch it proposes: `autocode/<run id>`. */
+            branch: string;
+            /** @description The branch it is to be merged into. */
+            base: string;
+            draft: boolean;
+            /** Format: date-time */
+            openedAt: string;
+        };
         /**
          * @example {
          *       "type": "https://autocode.dev/problems/run-not-found",
@@ -654,24 +734,54 @@ export interface components {
             resetsAt?: string;
             /** @description `unknown_agent`: the agent profiles this server offers. */
             agents?: string[];
-            /** @description `run_finished`: the run's final status. */
+            /** @description `run_finished`: the run's final status; `run_active`: its status, queued or running. */
             runStatus?: string;
             /** @description `workspace_busy`: the workspace's queued and running runs. */
             activeRuns?: number;
-            /** @description `clone_failed`: the repository URL, without credentials. */
+            /** @description `clone_failed`, `push_failed`: the repository URL, without credentials. */
             repoUrl?: string;
+            /** @description `forge_request_failed`: the HTTP status the forge's API answered; absent when it did not answer. */
+            forgeStatus?: number;
+            /** @description `pull_request_exists`: the pull request the run already has. */
+            pullRequest?: components["schemas"]["RunPullRequest"];
+        };
+        WorkspaceForgeDto: {
+            /** @enum {string} */
+            kind: "github" | "gitlab";
+            /** @description The REST API's base URL, for GitHub Enterprise (`https://github.example.com/api/v3`) or a self-hosted GitLab (`https://gitlab.example.com/api/v4`); default: github.com's or gitlab.com's. */
+            apiUrl?: string;
+            /** @description `owner/repo` on GitHub; the project's full path (`group/subgroup/project`) on GitLab. */
+            repository: string;
         };
         /**
          * @example {
          *       "name": "my-service",
          *       "repoUrl": "https://github.com/example/my-service.git",
-         *       "ref": "main"
+         *       "ref": "main",
+         *       "forge": {
+         *         "kind": "github",
+         *         "repository": "example/my-service"
+         *       }
          *     }
          */
         CreateWorkspaceDto: {
             name: string;
             repoUrl?: string;
             ref?: string;
+            /** @description The GitHub or GitLab project the repository lives in, for opening its runs' pull requests. */
+            forge?: components["schemas"]["WorkspaceForgeDto"];
+        };
+        /** @enum {string} */
+        ForgeKind: "github" | "gitlab";
+        WorkspaceForgeView: {
+            kind: components["schemas"]["ForgeKind"];
+            /**
+             * Format: uri
+             * @description The REST API's base URL.
+             */
+            apiUrl: string;
+            /** @description `owner/repo` on GitHub, the project's full path on GitLab. */
+            repository: string;
         };
         WorkspaceDetail: {
             /** @description The commit a run started now would branch from. */
@@ -685,6 +795,8 @@ export interface components {
             ref: string | null;
             /** Format: date-time */
             createdAt: string;
+            /** @description Where its runs' pull requests are opened; null when it names no forge. */
+            forge: components["schemas"]["WorkspaceForgeView"] | null;
         };
         WorkspaceView: {
             name: string;
@@ -694,6 +806,8 @@ export interface components {
             ref: string | null;
             /** Format: date-time */
             createdAt: string;
+            /** @description Where its runs' pull requests are opened; null when it names no forge. */
+            forge: components["schemas"]["WorkspaceForgeView"] | null;
         };
         WorkspacePage: {
             items: components["schemas"]["WorkspaceView"][];
@@ -841,6 +955,13 @@ export interface components {
             queued?: number | null;
             maxRunSeconds?: number | null;
         };
+        SubmitPullRequestDto: {
+            /** @description Must be true: open a pull request (GitHub) or merge request (GitLab) when the run succeeds with changes. */
+            open: boolean;
+            draft?: boolean;
+            /** @description The branch to merge into; default: the branch the workspace has checked out. */
+            base?: string;
+        };
         /**
          * @example {
          *       "agent": "claude",
@@ -863,6 +984,8 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
+            /** @description Push the run's branch and open a pull request once it succeeds with changes (a named workspace with a forge). */
+            pullRequest?: components["schemas"]["SubmitPullRequestDto"];
         };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out" | "interrupted";
@@ -907,7 +1030,16 @@ export interface components {
          *       },
          *       "cancelRequested": false,
          *       "node": "host-1",
-         *       "baseCommit": "9fceb02d0ae598e95dc970b74767f19372d61af8"
+         *       "baseCommit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+         *       "pullRequest": {
+         *         "url": "https://github.com/example/my-service/pull/17",
+         *         "number": 17,
+         *         "branch": "autocode/019ab3f2-6c1e-7d42-9a51-2f0e8c7b1d34",
+         *         "base": "main",
+         *         "draft": false,
+         *         "openedAt": "2026-11-24T07:11:04.501Z"
+         *       },
+         *       "pullRequestError": null
          *     }
          */
         RunView: {
@@ -943,6 +1075,10 @@ export interface components {
             node: string | null;
             /** @description On a named workspace: the commit the run's branch `autocode/<id>` started from. */
             baseCommit: string | null;
+            /** @description The pull request (GitHub) or merge request (GitLab) opened for the run's branch. */
+            pullRequest: components["schemas"]["RunPullRequest"] | null;
+            /** @description Why the pull request asked for at submit (`pullRequest.open`) could not be opened. */
+            pullRequestError: components["schemas"]["RunError"] | null;
         };
         RunPage: {
             items: components["schemas"]["RunView"][];
@@ -1016,7 +1152,7 @@ export interface components {
         SeedTask: {
             task_id: string;
             /** @enum {string} */
-            status: "not_found" | "running" | "failed" | "cancelled" | "completed";
+            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1025,7 +1161,7 @@ export interface components {
             /** Format: uuid */
             task_id: string;
             /** @enum {string} */
-            status: "not_found" | "running" | "failed" | "cancelled" | "completed";
+            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1053,13 +1189,13 @@ export interface components {
              */
             url: string;
             /** @description The event types to send; every type when left out. */
-            events?: ("run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted")[];
+            events?: ("run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened")[];
         };
         /**
          * @description The event types sent to it.
          * @enum {string}
          */
-        WebhookEventType: "run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted";
+        WebhookEventType: "run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened";
         CreatedWebhookEndpoint: {
             /** @description The event types sent to it. */
             events: components["schemas"]["WebhookEventType"][];
@@ -1130,6 +1266,39 @@ export interface components {
             items: components["schemas"]["WebhookDeliveryView"][];
             nextCursor: string | null;
         };
+        PutCredentialDto: {
+            /** @enum {string} */
+            kind: "token";
+            /** @description An access token that may push to the repository and open pull requests (GitHub) or merge requests (GitLab). Stored encrypted, never shown again. */
+            token: string;
+            /** @description The user name git sends with the token over HTTP; default `x-access-token` (GitHub), `oauth2` (GitLab), else `autocode`. */
+            username?: string;
+        };
+        WorkspaceCredentialView: {
+            /** @enum {string} */
+            kind: "token";
+            /** @description The user name git sends with the token. */
+            username: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        PushResultView: {
+            /** @description The branch on the remote: `autocode/<run id>`. */
+            branch: string;
+            /** @description The commit pushed, the tip of the run's branch. */
+            commit: string;
+            /** @description The repository pushed to (the workspace's `repoUrl`), without credentials. */
+            remote: string;
+        };
+        OpenPullRequestDto: {
+            /** @description Default: the prompt's first line. */
+            title?: string;
+            /** @description Default: a summary of the run (prompt, agent, result, cost) with a link back to it. */
+            body?: string;
+            /** @description The branch to merge into; default: the one given at submit, else the branch the workspace has checked out. */
+            base?: string;
+            draft?: boolean;
+        };
         HealthIndicatorState: {
             /** @enum {string} */
             status: "up" | "down";
@@ -1160,7 +1329,7 @@ export interface components {
                 [key: string]: components["schemas"]["HealthIndicatorState"];
             };
             /** @enum {string} */
-            status: "shutting_down" | "error" | "ok" | "degraded";
+            status: "error" | "shutting_down" | "ok" | "degraded";
         };
         NodeView: {
             /** @description NODE_NAME (several processes may share one). */
@@ -5336,6 +5505,680 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
                         code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+    };
+    WorkspaceCredentials_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutCredentialDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceCredentialView"];
+                };
+            };
+            /** @description Bad Request: `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `workspace_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "workspace_not_found";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+    };
+    WorkspaceCredentials_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `workspace_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "workspace_not_found";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+    };
+    RunPullRequests_push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushResultView"];
+                };
+            };
+            /** @description Bad Request: `validation_failed`, `repo_url_not_allowed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed" | "repo_url_not_allowed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `run_not_found`, `workspace_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_not_found" | "workspace_not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `run_active`, `nothing_to_push`, `no_remote`, `credential_unreadable` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_active" | "nothing_to_push" | "no_remote" | "credential_unreadable";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+            /** @description Bad Gateway: `push_failed` */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "push_failed";
+                    };
+                };
+            };
+        };
+    };
+    RunPullRequests_open: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenPullRequestDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPullRequest"];
+                };
+            };
+            /** @description Bad Request: `validation_failed`, `repo_url_not_allowed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed" | "repo_url_not_allowed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `run_not_found`, `workspace_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_not_found" | "workspace_not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `run_active`, `nothing_to_push`, `no_remote`, `forge_not_configured`, `credential_unreadable`, `pull_request_exists` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_active" | "nothing_to_push" | "no_remote" | "forge_not_configured" | "credential_unreadable" | "pull_request_exists";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+            /** @description Bad Gateway: `push_failed`, `forge_request_failed` */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "push_failed" | "forge_request_failed";
                     };
                 };
             };
