@@ -23,8 +23,11 @@ export interface FollowToEnd {
 export async function followToEnd(options: FollowToEnd): Promise<number> {
   const { client, runId, printer } = options;
   let interrupted = false;
+  let following = true;
+  // Installed until the process exits: a signal after the run's end (while the summary is written)
+  // leaves at once too, instead of killing the process with the default action.
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted || !options.cancelOnInterrupt) {
+    if (interrupted || !following || !options.cancelOnInterrupt) {
       printer.note(`${signal}: leaving; run ${runId} is left as it is`);
       process.exit(EXIT.cancelled);
     }
@@ -38,23 +41,19 @@ export async function followToEnd(options: FollowToEnd): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
-    for await (const event of client.followRun(runId, {
-      retry: {
-        retryForMs: options.reconnectSeconds * 1000,
-        onRetry: ({ error, delayMs }) => printer.note(`connection lost (${describeFailure(error).message}); reconnecting in ${formatDuration(delayMs)}`),
-      },
-    })) {
-      if (options.printEvents) printer.event(event);
-    }
-    const run = await client.getRun(runId);
-    const filesChanged = await diffOf(client, run, options.diffFile, printer);
-    printer.summary(run, filesChanged);
-    return interrupted ? EXIT.cancelled : exitCodeOfStatus(run.status);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  for await (const event of client.followRun(runId, {
+    retry: {
+      retryForMs: options.reconnectSeconds * 1000,
+      onRetry: ({ error, delayMs }) => printer.note(`connection lost (${describeFailure(error).message}); reconnecting in ${formatDuration(delayMs)}`),
+    },
+  })) {
+    if (options.printEvents) printer.event(event);
   }
+  following = false;
+  const run = await client.getRun(runId);
+  const filesChanged = await diffOf(client, run, options.diffFile, printer);
+  printer.summary(run, filesChanged);
+  return interrupted ? EXIT.cancelled : exitCodeOfStatus(run.status);
 }
 
 /** Writes the diff where asked and answers how many files it touches (null when the run has no workspace). */

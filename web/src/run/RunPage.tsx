@@ -7,6 +7,7 @@ import { Link, useTitle } from '../router';
 import { useSession } from '../session';
 import { EventTimeline } from './EventTimeline';
 import { LogView } from './LogView';
+import { PullRequestActions } from './PullRequestActions';
 import { useRunEvents } from './useRunEvents';
 
 const DiffView = lazy(() => import('./DiffView'));
@@ -160,9 +161,12 @@ export default function RunPage({ id }: { id: string }) {
         ) : diff.data === null ? (
           <p className="muted">No diff was recorded for this run.</p>
         ) : (
-          <Suspense fallback={<p role="status">Loading the diff…</p>}>
-            <DiffView text={diff.data} />
-          </Suspense>
+          <>
+            {diff.data !== '' && <PullRequestActions run={data} onChange={refresh} />}
+            <Suspense fallback={<p role="status">Loading the diff…</p>}>
+              <DiffView text={diff.data} />
+            </Suspense>
+          </>
         )}
       </section>
     </article>
