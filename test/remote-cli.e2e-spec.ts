@@ -226,11 +226,12 @@ describe('autocode remote commands', () => {
   });
 
   it('a second Ctrl-C leaves at once, without waiting for the run', async () => {
-    // The `trap` agent takes its time to stop after SIGTERM, so the first Ctrl-C alone would wait.
+    // The `trap` agent ignores SIGTERM once it has said `started`, so the run ends only after the
+    // grace period: the first Ctrl-C alone would wait for that.
     const running = startCli(env('kate'), ['run', '--agent', 'trap', 'x']);
-    await waitFor(() => /\] running\n/.test(running.stderr()), 15_000, 'the run to start');
+    await waitFor(() => running.stdout().includes('started '), 15_000, 'the agent to start');
     running.child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => running.stderr().includes('cancelling run'), 5_000, 'the cancel');
     running.child.kill('SIGINT');
     const result = await running.result;
     expect(result.status, result.stderr).toBe(130);
