@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { expect } from './jest/expect.js';
 import { disposeTestServer, DIST, FIXTURE_AGENTS, startTestServer, type TestServer } from './helpers/test-server.js';
+import { git } from './helpers/git.js';
 
 // The CI examples of deploy/ci/ run as their CI would run them: each shell step with bash, in a
 // checkout of a repository, against a real server that clones that repository. The install step is
@@ -29,12 +30,6 @@ function bash(script: string, env: Record<string, string>, cwd: string): Promise
     clearTimeout(timer);
     return { status: status as number | null, output };
   });
-}
-
-function git(cwd: string, ...args: string[]): string {
-  const result = spawnSync('git', ['-c', 'user.name=ci', '-c', 'user.email=ci@example.com', ...args], { cwd, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim();
 }
 
 describe('the CI examples against a real server', () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { autocode, clientEnv } from './helpers/autocode.js';
 import { startForgeStub, type ForgeStub } from './helpers/forge-stub.js';
 import { startGitHttpServer, type GitHttpServer } from './helpers/git-http-server.js';
 import { disposeTestServer, FIXTURE_AGENTS, fixtureProfile, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
+import { git } from './helpers/git.js';
 
 // From a run's diff to a pull request, end to end: real git pushing over file:// and over smart
 // HTTP (git http-backend behind a local server with Basic authentication), stand-ins of GitHub's
@@ -22,22 +23,6 @@ if (spawnSync('git', ['--version']).status !== 0) throw new Error('these tests n
 
 const TOKEN = 'ghp_forgeTestToken0123456789abcdefXYZ';
 const USERNAME = 'pusher';
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Tester',
-      GIT_AUTHOR_EMAIL: 'tester@example.com',
-      GIT_COMMITTER_NAME: 'Tester',
-      GIT_COMMITTER_EMAIL: 'tester@example.com',
-    },
-  }).trim();
-}
 
 /** A bare repository with README.md on `main`, as a forge would host it. */
 function makeBareRepo(path: string): void {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestResponse, type TestServer } from './helpers/test-server.js';
+import { git } from './helpers/git.js';
 
 // Named workspaces, specs, worktrees and diffs, end to end: real git, real HTTP, real agents
 // (SQLite here; PostgreSQL when the services suite runs this file).
@@ -14,23 +15,6 @@ import { disposeTestServer, startTestServer, waitFor, waitForStatus, type TestRe
 const AUTHOR = 'Auto Code Server <autocode@localhost>';
 
 if (spawnSync('git', ['--version']).status !== 0) throw new Error('these tests need git on PATH');
-
-/** Git for the test's own checks, unaffected by the machine's git configuration. */
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Tester',
-      GIT_AUTHOR_EMAIL: 'tester@example.com',
-      GIT_COMMITTER_NAME: 'Tester',
-      GIT_COMMITTER_EMAIL: 'tester@example.com',
-    },
-  }).trim();
-}
 
 /** A repository to clone: README.md on main, FEATURE.md on branch `feature`, tag v1 on the first commit. */
 function makeSourceRepo(dir: string): void {

@@ -9,14 +9,10 @@ import { expect } from '../jest/expect.js';
 import { startForgeStub, type ForgeStub } from '../helpers/forge-stub.js';
 import { disposeTestServer, startTestServer, waitForStatus, type TestServer } from '../helpers/test-server.js';
 import { launchBrowser, openPage, signInWithToken } from './browser.js';
+import { git } from '../helpers/git.js';
 
 // A run's "Push" and "Open pull request" buttons, in Chromium against a real server that pushes
 // to a local bare repository and opens the pull request on a stand-in of GitHub's API.
-
-function git(dir: string, ...args: string[]): void {
-  const result = spawnSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { cwd: dir, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
-}
 
 describe('pull requests from the run page', () => {
   let server: TestServer;

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,14 +7,10 @@ import type { Browser } from 'playwright-core';
 import { expect } from '../jest/expect.js';
 import { disposeTestServer, startTestServer, waitForStatus, type TestServer } from '../helpers/test-server.js';
 import { launchBrowser, openPage, signInWithToken } from './browser.js';
+import { git } from '../helpers/git.js';
 
 // Workspaces cloned from a URL, their specs, and the New run form's other fields (spec, timeout,
 // metadata, the Idempotency-Key it sends, a refusal's detail), in Chromium against a real server.
-
-function git(dir: string, ...args: string[]): void {
-  const result = spawnSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], { cwd: dir, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
-}
 
 describe('workspaces and the New run form in a browser', () => {
   let server: TestServer;
