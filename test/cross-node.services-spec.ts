@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import pg from 'pg';
-import { createClient, type RunEvent } from '@autocode/client';
+import { createClient, type Run, type RunEvent } from '@autocode/client';
 import { expect } from './jest/expect.js';
 import { runProcesses } from './helpers/processes.js';
 import { hs256Token } from './helpers/tokens.js';
@@ -14,6 +14,7 @@ import {
   environment,
   FIXTURE_AGENTS,
   freePort,
+  peakOverlap,
   request,
   startBuiltServer,
   waitFor,
@@ -210,4 +211,77 @@ describe('several nodes with Redis', () => {
     expect(events.json.items.at(-1).data).toEqual({ status: 'interrupted', reason: 'node_lost' });
     process.stdout.write(`worker killed → run interrupted: ${tookMs} ms\n`);
   }, 90_000);
+});
+
+describe('one API node and two workers', () => {
+  let redis: RedisServer;
+  let database: TestDatabase;
+  const nodes = new Map<string, BuiltServer>();
+  const dataDirs: string[] = [];
+  const admin = hs256Token(SECRET, { sub: 'ops', role: 'admin' });
+
+  async function start(name: string, role: 'api' | 'worker'): Promise<BuiltServer> {
+    const dataDir = mkdtempSync(join(tmpdir(), `autocode-${name}-`));
+    dataDirs.push(dataDir);
+    const server = await startBuiltServer(environment(dataDir, database, FIXTURE_AGENTS, { ROLE: role, NODE_NAME: name, JWT_SECRET: SECRET, REDIS_URL: redis.url, LOG_LEVEL: 'info', MAX_CONCURRENT_AGENTS: '2' }));
+    nodes.set(name, server);
+    return server;
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    database = await createTestDatabase();
+    await start('api', 'api');
+    await start('worker-1', 'worker');
+    await start('worker-2', 'worker');
+  });
+  afterAll(async () => {
+    for (const server of nodes.values()) await server.stop();
+    await redis?.stop();
+    await database?.drop();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("spreads runs over both workers, and a burst of 40 submits of two users keeps each within their limit of 2 at once", async () => {
+    const api = nodes.get('api')!;
+    const users = ['otto', 'ulla'];
+    const runs: Run[] = [];
+    await Promise.all(
+      users.map(async (user) => {
+        const quota = await request(api.url, 'PUT', `/api/v1/admin/users/${user}/quota`, { token: admin, body: { concurrent: 2, queued: 100, daily: 1000 } });
+        expect(quota.status, quota.text).toBe(200);
+        const client = createClient({ baseUrl: api.url, token: hs256Token(SECRET, { sub: user }) });
+        const submitted = await Promise.all(Array.from({ length: 20 }, (_, i) => client.submitRun({ agent: 'short', prompt: `burst ${i}` })));
+        runs.push(...(await Promise.all(submitted.map((run) => client.waitForRun(run.id)))));
+      }),
+    );
+    expect(runs.map((run) => run.status)).toEqual(runs.map(() => 'succeeded'));
+    for (const user of users) {
+      expect(peakOverlap(runs.filter((run) => run.userId === user).map((run) => ({ startedAt: run.startedAt!, finishedAt: run.finishedAt! })))).toBeLessThanOrEqual(2);
+    }
+    // Four runs may run at once, and each worker has two slots: both take runs.
+    const byNode = new Map<string, number>();
+    for (const run of runs) byNode.set(run.node!, (byNode.get(run.node!) ?? 0) + 1);
+    expect([...byNode.keys()].sort()).toEqual(['worker-1', 'worker-2']);
+    process.stdout.write(`40 runs over two workers: ${[...byNode].map(([name, count]) => `${name} ${count}`).join(', ')}\n`);
+  });
+
+  it('SIGTERM of a worker ends its runs as a server shutdown; the other worker takes the next ones', async () => {
+    const api = nodes.get('api')!;
+    const client = createClient({ baseUrl: api.url, token: hs256Token(SECRET, { sub: 'pia' }) });
+    const run = await client.submitRun({ agent: 'sleeper', prompt: 'on a worker about to stop' });
+    const running = await waitFor(async () => {
+      const current = await client.getRun(run.id);
+      return current.status === 'running' ? current : undefined;
+    }, 15_000, 'the run to start');
+    const stopping = nodes.get(running.node!)!;
+    const other = running.node === 'worker-1' ? 'worker-2' : 'worker-1';
+    await stopping.stop();
+    const ended = await client.waitForRun(run.id);
+    expect(ended.status).toBe('cancelled');
+    const events = await request(api.url, 'GET', `/api/v1/runs/${run.id}/events`, { token: hs256Token(SECRET, { sub: 'pia' }) });
+    expect(events.json.items.at(-1).data).toEqual({ status: 'cancelled', reason: 'server_shutdown' });
+    const next = await client.waitForRun((await client.submitRun({ agent: 'fast', prompt: 'after the stop' })).id);
+    expect([next.status, next.node]).toEqual(['succeeded', other]);
+  });
 });
