@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { isLocal, runRemote } from './cli/program.js';
+import { serverConfigured } from './cli/remote/contexts.js';
 import { loadEnvFile } from './startup.js';
 
 // Two kinds of command share the `autocode` name: the admin commands run on the server's own
@@ -13,8 +14,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 loadEnvFile();
 const argv = process.argv.slice(2);
-if (isLocal(argv)) {
+const hasServer = serverConfigured();
+if (isLocal(argv, hasServer)) {
   await (await import('./cli/admin.js')).administer(argv);
 } else {
-  process.exit(await runRemote(argv));
+  process.exit(await runRemote(argv, hasServer));
 }

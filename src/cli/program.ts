@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { remoteAdminCommands } from './remote/admin.command.js';
-import { VERSION } from './remote/connection.js';
-import { serverConfigured } from './remote/contexts.js';
+import { VERSION } from '../metrics/version.js';
 import { describeFailure, EXIT, EXIT_CODES_HELP } from './remote/exit-codes.js';
 import { runCommand } from './remote/run.command.js';
 import { runsCommand } from './remote/runs.command.js';
@@ -33,9 +32,9 @@ Where commands act:
 ${EXIT_CODES_HELP}`;
 
 /** Whether `argv` is for the admin commands, which run on the server's own modules. */
-export function isLocal(argv: string[], hasServer: () => boolean = serverConfigured): boolean {
+export function isLocal(argv: string[], hasServer: boolean): boolean {
   const command = argv[0] ?? '';
-  return command in LOCAL_COMMANDS || (command in LOCAL_UNLESS_SERVER && !hasServer());
+  return command in LOCAL_COMMANDS || (command in LOCAL_UNLESS_SERVER && !hasServer);
 }
 
 /** A placeholder that lists a local command in the help; running it hands over to the admin CLI. */
@@ -70,8 +69,8 @@ function exitOverrideEverywhere(command: Command): void {
 }
 
 /** Runs the remote commands (and the help, version and suggestions of all); answers the exit status. */
-export async function runRemote(argv: string[]): Promise<number> {
-  const program = buildProgram(serverConfigured());
+export async function runRemote(argv: string[], hasServer: boolean): Promise<number> {
+  const program = buildProgram(hasServer);
   exitOverrideEverywhere(program);
   if (argv.length === 0) {
     program.outputHelp();

@@ -4,8 +4,6 @@ import { resolveContext } from './contexts.js';
 
 import { VERSION } from '../../metrics/version.js';
 
-export { VERSION };
-
 export interface Connection {
   client: AutocodeClient;
   server: string;

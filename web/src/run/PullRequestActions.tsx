@@ -45,7 +45,7 @@ export function PullRequestActions({ run, onChange }: { run: Run; onChange: () =
     );
   }
   return (
-    <div>
+    <div className="pull-request-actions">
       <div className="actions">
         <button type="button" className="button" onClick={() => void act('push')} disabled={busy !== null}>
           {busy === 'push' ? 'Pushing…' : 'Push'}
