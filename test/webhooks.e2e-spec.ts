@@ -145,16 +145,23 @@ describe('webhooks', () => {
     const hook = await endpoint('eli', { url: await receiver.start(), events: ['run.succeeded'] });
     const id = await run('eli', 'fast');
     await waitForStatus(server, server.token('eli'), id, ['succeeded']);
-    await waitFor(() => receiver.received.length >= 1, 15_000, 'the first attempt');
-    const pending = await server.request('GET', `/api/v1/webhooks/${hook.id}/deliveries`, { token: server.token('eli') });
-    expect(pending.json.items[0]).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 302 });
-    expect(pending.json.items[0].lastError).toMatch(/redirects are not followed/);
-    // The first retry waits 5 s ± 20 %; the clock moves past it instead of the test waiting.
-    for (const attempt of [2, 3]) {
-      clock.set(new Date(clock.now().getTime() + 6_500));
-      await waitFor(() => receiver.received.length >= attempt, 15_000, `attempt ${attempt}`);
-      clock.set(new Date(clock.now().getTime() + 5 * 60_000 * 1.3));
-    }
+    // The receiver sees a request before the server records its answer, and the next attempt is
+    // scheduled from the clock at that moment: the clock moves only once the answer is recorded.
+    const recorded = (attempts: number, lastStatusCode: number) =>
+      waitFor(async () => {
+        const page = await server.request('GET', `/api/v1/webhooks/${hook.id}/deliveries`, { token: server.token('eli') });
+        const [item] = page.json.items;
+        return item?.attempts === attempts && item.lastStatusCode === lastStatusCode && item.nextAttemptAt ? item : undefined;
+      }, 15_000, `attempt ${attempts} to be recorded`);
+    const pending = await recorded(1, 302);
+    expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 302 });
+    expect(pending.lastError).toMatch(/redirects are not followed/);
+    // The first retry waits 5 s ± 20 %, the second 5 min ± 20 %; the clock moves past each instead of the test waiting.
+    clock.set(new Date(clock.now().getTime() + 6_500));
+    await waitFor(() => receiver.received.length >= 2, 15_000, 'attempt 2');
+    await recorded(2, 500);
+    clock.set(new Date(clock.now().getTime() + 5 * 60_000 * 1.3));
+    await waitFor(() => receiver.received.length >= 3, 15_000, 'attempt 3');
     expect(receiver.received.map((request) => request.headers['webhook-id'])).toEqual(Array(3).fill(receiver.received[0]!.headers['webhook-id']));
     await waitFor(async () => {
       const page = await server.request('GET', `/api/v1/webhooks/${hook.id}/deliveries`, { token: server.token('eli') });
@@ -170,7 +177,10 @@ describe('webhooks', () => {
     const hook = await endpoint('fin', { url: await receiver.start(), events: ['run.succeeded'] });
     const id = await run('fin', 'fast');
     await waitForStatus(server, server.token('fin'), id, ['succeeded']);
-    await waitFor(() => receiver.received.length >= 1, 15_000, 'the first attempt');
+    await waitFor(async () => {
+      const page = await server.request('GET', `/api/v1/webhooks/${hook.id}/deliveries`, { token: server.token('fin') });
+      return page.json.items[0]?.lastStatusCode === 503;
+    }, 15_000, 'the first attempt to be recorded');
     clock.set(new Date(clock.now().getTime() + 24 * 3600_000 + 60_000));
     await waitFor(async () => {
       const list = await server.request('GET', '/api/v1/webhooks', { token: server.token('fin') });
