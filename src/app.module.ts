@@ -1,6 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AgentsModule } from './agents/agents.module.js';
+import { DispatchModule } from './dispatch/dispatch.module.js';
+import { RunEventsModule } from './runs/run-events.module.js';
+import { RunsModule } from './runs/runs.module.js';
 import { AuthModule, HttpAuthModule } from './auth/auth.module.js';
 import { Clock, ClockModule } from './common/clock.js';
 import { ProblemFilter } from './common/problem.filter.js';
@@ -47,7 +50,10 @@ export class AppModule {
         ...(servesApi ? [WorkspaceHttpModule] : []),
         ...(servesDashboard(config) ? [DashboardModule] : []),
         QuotaModule.forRoot({ http: servesApi }),
+        RunEventsModule,
+        RunsModule.forRoot({ http: servesApi }),
         AgentsModule.forRoot({ runsAgents: config.role !== 'api', http: servesApi }),
+        DispatchModule.forRoot({ server: true, runsAgents: config.role !== 'api', redisUrl: config.redis.url }),
         WebhooksModule.forRoot({ http: servesApi, deliver: true }),
         ForgeModule.forRoot({ http: servesApi }),
         HealthModule,

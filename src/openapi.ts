@@ -10,7 +10,7 @@ import {
   type ResponseObject,
   type SchemaObject,
 } from '@nestjs/swagger';
-import { runEventSchemas } from './agents/run-event.schemas.js';
+import { runEventSchemas } from './runs/run-event.schemas.js';
 import { PUBLIC_OPERATION_EXTENSION, UNTHROTTLED_OPERATION_EXTENSION } from './auth/auth.decorators.js';
 import { SAFE_METHODS, SESSION_COOKIE } from './auth/session-cookie.js';
 import { addProblemResponses } from './common/api-problems.js';

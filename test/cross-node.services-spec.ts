@@ -24,7 +24,9 @@ import {
 
 // One API node and one worker node on the same PostgreSQL database and a Redis server of the
 // test's own: events of a run on the worker reach a stream on the API node, a cancel sent to the
-// API node reaches the worker, and with Redis stopped both still happen, by polling the database.
+// API node reaches the worker, and with Redis stopped submits still succeed and wait queued until it is back.
+
+const isFinalStatus = (status: string): boolean => !['queued', 'running'].includes(status);
 
 const SECRET = 'cross-node-secret-'.padEnd(40, 'x');
 /** 30 lines, 50 ms apart. */
@@ -110,6 +112,8 @@ describe('several nodes with Redis', () => {
         ['worker', 'worker', 4],
       ]);
     }
+    const report = await request(worker.url, 'GET', '/health/detailed', { token: admin });
+    expect(report.json.components.queue.detail).toMatchObject({ adapter: 'bullmq' });
   });
 
   it('streams the events of a run on the worker from the API node, each once and in order, as Redis relays them', async () => {
@@ -156,7 +160,7 @@ describe('several nodes with Redis', () => {
     expect((await redisComponent(worker)).detail.messagesFromOtherNodes as number).toBeGreaterThan(before);
   });
 
-  it('with Redis stopped, submits succeed and streams still get every event, by polling; it reconnects when Redis is back', async () => {
+  it('with Redis stopped, submits succeed and the runs wait queued; when Redis is back they run, and the stream gets every event', async () => {
     await redis.stop();
     await waitFor(async () => (await redisComponent(api)).status === 'down', 10_000, 'the API node to see Redis down');
     const down = await request(api.url, 'GET', '/health/detailed', { token: admin });
@@ -165,14 +169,24 @@ describe('several nodes with Redis', () => {
     expect((await request(api.url, 'GET', '/health/ready')).status).toBe(200);
 
     const client = createClient({ baseUrl: api.url, token });
+    const startedAt = Date.now();
     const run = await client.submitRun({ agent: 'lines', prompt: 'without redis' });
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
     const events: RunEvent[] = [];
-    for await (const event of client.followRun(run.id)) events.push(event);
-    expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
-    expect(events.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
+    const followed = (async () => {
+      for await (const event of client.followRun(run.id)) events.push(event);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await client.getRun(run.id)).status).toBe('queued');
 
     await redis.start();
     await waitFor(async () => (await redisComponent(api)).status === 'up' && (await redisComponent(worker)).status === 'up', 15_000, 'both nodes back on Redis');
+    // Redis came back empty: the worker's sweep of the database enqueues the run again.
+    await waitFor(async () => isFinalStatus((await client.getRun(run.id)).status), 30_000, 'the run to end');
+    await followed;
+    expect((await client.getRun(run.id)).status).toBe('succeeded');
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
   });
 
   it('a worker whose run another node recorded interrupted (it was cut off) ends the agent and records nothing more', async () => {
@@ -242,16 +256,16 @@ describe('one API node and two workers', () => {
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("spreads runs over both workers, and a burst of 40 submits of two users keeps each within their limit of 2 at once", async () => {
+  it("spreads runs over both workers, and a race of 200 submits of two users keeps each within their limit of 2 at once", async () => {
     const api = nodes.get('api')!;
     const users = ['otto', 'ulla'];
     const runs: Run[] = [];
     await Promise.all(
       users.map(async (user) => {
-        const quota = await request(api.url, 'PUT', `/api/v1/admin/users/${user}/quota`, { token: admin, body: { concurrent: 2, queued: 100, daily: 1000 } });
+        const quota = await request(api.url, 'PUT', `/api/v1/admin/users/${user}/quota`, { token: admin, body: { concurrent: 2, queued: 200, daily: 1000 } });
         expect(quota.status, quota.text).toBe(200);
         const client = createClient({ baseUrl: api.url, token: hs256Token(SECRET, { sub: user }) });
-        const submitted = await Promise.all(Array.from({ length: 20 }, (_, i) => client.submitRun({ agent: 'short', prompt: `burst ${i}` })));
+        const submitted = await Promise.all(Array.from({ length: 100 }, (_, i) => client.submitRun({ agent: i % 10 === 0 ? 'short' : 'fast', prompt: `burst ${i}` })));
         runs.push(...(await Promise.all(submitted.map((run) => client.waitForRun(run.id)))));
       }),
     );
@@ -263,7 +277,27 @@ describe('one API node and two workers', () => {
     const byNode = new Map<string, number>();
     for (const run of runs) byNode.set(run.node!, (byNode.get(run.node!) ?? 0) + 1);
     expect([...byNode.keys()].sort()).toEqual(['worker-1', 'worker-2']);
-    process.stdout.write(`40 runs over two workers: ${[...byNode].map(([name, count]) => `${name} ${count}`).join(', ')}\n`);
+    process.stdout.write(`200 runs over two workers: ${[...byNode].map(([name, count]) => `${name} ${count}`).join(', ')}\n`);
+  });
+
+  it("users take turns for the workers' slots: a second user's runs start ahead of the first user's backlog", async () => {
+    const api = nodes.get('api')!;
+    const [first, second] = ['vera', 'walt'].map((user) => ({ user, client: createClient({ baseUrl: api.url, token: hs256Token(SECRET, { sub: user }) }) }));
+    for (const { user } of [first!, second!]) {
+      const quota = await request(api.url, 'PUT', `/api/v1/admin/users/${user}/quota`, { token: admin, body: { concurrent: 100, queued: 100, daily: 1000 } });
+      expect(quota.status, quota.text).toBe(200);
+    }
+    const backlog = [];
+    for (let i = 0; i < 24; i++) backlog.push(await first!.client.submitRun({ agent: 'short', prompt: `backlog ${i}` }));
+    const few = [];
+    for (let i = 0; i < 4; i++) few.push(await second!.client.submitRun({ agent: 'short', prompt: `few ${i}` }));
+    const runs = await Promise.all([...backlog, ...few].map((run) => (run.userId === 'vera' ? first! : second!).client.waitForRun(run.id)));
+    expect(runs.map((run) => run.status)).toEqual(runs.map(() => 'succeeded'));
+    const order = [...runs].sort((a, b) => (a.startedAt! < b.startedAt! ? -1 : 1)).map((run) => run.userId);
+    // First come, first served would start the second user's runs last (from the 25th on); taking turns, they come early.
+    const lastOfSecond = order.lastIndexOf('walt');
+    process.stdout.write(`fair share over BullMQ: the second user's 4 runs started by position ${lastOfSecond + 1} of ${order.length}\n`);
+    expect(lastOfSecond).toBeLessThan(16);
   });
 
   it('SIGTERM of a worker ends its runs as a server shutdown; the other worker takes the next ones', async () => {

@@ -26,7 +26,7 @@ describe('npm start builds only a stale dist/', () => {
     expect(statSync(join(DIST, 'main.js')).mtimeMs).toBe(before);
   });
 
-  it.each(['src/main.ts', 'src/agents/runs.service.ts', 'package.json', 'package-lock.json', 'scripts/build.mjs', 'scripts/build-web.mjs', 'web/src/app.tsx', 'web/index.html', 'clients/typescript/src/client.ts'])('finds dist/ stale once %s changes', (input) => {
+  it.each(['src/main.ts', 'src/runs/runs.service.ts', 'package.json', 'package-lock.json', 'scripts/build.mjs', 'scripts/build-web.mjs', 'web/src/app.tsx', 'web/index.html', 'clients/typescript/src/client.ts'])('finds dist/ stale once %s changes', (input) => {
     const file = join(ROOT, input);
     const { atime, mtime } = statSync(file);
     try {

@@ -8,7 +8,7 @@ import { CommandFactory } from 'nest-commander';
 import { loadConfiguration, type AppConfig, type LoadOptions } from '../config/configuration.js';
 import { bootstrapLogger, NestLogger } from '../logging/logging.module.js';
 import { exitWithStartupError } from '../startup.js';
-import { CliError } from './output.js';
+import { CliError } from '../common/cli-output.js';
 import { UsageErrors } from './usage-errors.js';
 
 /** Exit statuses (API.md): 0 success, 1 failure, 2 bad usage. */

@@ -1,7 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
+import { DispatchModule } from '../dispatch/dispatch.module.js';
+import { RunEventsModule } from '../runs/run-events.module.js';
+import { RunsModule } from '../runs/runs.module.js';
 import { AgentsCommand, AgentsListCommand } from '../agents/commands/agents.command.js';
-import { RunsCancelCommand, RunsCommand, RunsListCommand, RunsLogsCommand, RunsShowCommand } from '../agents/commands/runs.command.js';
+import { RunsCancelCommand, RunsCommand, RunsListCommand, RunsLogsCommand, RunsShowCommand } from '../runs/commands/runs.command.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { TokenCommand, TokenCreateCommand } from '../auth/commands/token.command.js';
 import { ClockModule } from '../common/clock.js';
@@ -44,7 +47,10 @@ export class CliModule {
         AuthModule,
         WorkspaceModule,
         QuotaModule.forRoot({ http: false }),
+        RunEventsModule,
+        RunsModule.forRoot({ http: false }),
         AgentsModule.forRoot({ runsAgents: false, http: false }),
+        DispatchModule.forRoot({ server: false, runsAgents: false, redisUrl: null }),
         WebhooksModule.forRoot({ http: false, deliver: false }),
       ],
       providers: [

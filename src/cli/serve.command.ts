@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/configuration.js';
-import { parsePositiveInt } from './output.js';
+import { parsePositiveInt } from '../common/cli-output.js';
 
 interface ServeOptions {
   host?: string;

@@ -1,4 +1,4 @@
-import { RunPullRequest } from '../agents/entities/run.entity.js';
+import { RunPullRequest } from '../runs/entities/run.entity.js';
 
 /**
  * An error response (RFC 9457 problem details), served as

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DispatcherService } from '../agents/dispatcher.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
 import type { AppConfig } from '../config/configuration.js';
 
 /** How long a forced exit waits for the endings of the killed agents to be written. */

@@ -3,8 +3,8 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
-import { DispatcherService } from '../agents/dispatcher.service.js';
-import { Run } from '../agents/entities/run.entity.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
+import { Run } from '../runs/entities/run.entity.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { VERSION } from '../metrics/version.js';

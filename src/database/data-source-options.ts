@@ -1,6 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
-import { Run } from '../agents/entities/run.entity.js';
-import { RunEvent } from '../agents/entities/run-event.entity.js';
+import { Run } from '../runs/entities/run.entity.js';
+import { RunEvent } from '../runs/entities/run-event.entity.js';
 import { LoginLink, Session } from '../auth/session.entity.js';
 import { User } from '../auth/user.entity.js';
 import type { AppConfig } from '../config/configuration.js';

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { RunPullRequest } from '../agents/entities/run.entity.js';
+import type { RunPullRequest } from '../runs/entities/run.entity.js';
 import { CurrentUser, type AuthUser } from '../auth/auth.decorators.js';
 import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { WorkspaceParams } from '../workspace/dto/workspace.dto.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Run } from '../agents/entities/run.entity.js';
+import type { Run } from '../runs/entities/run.entity.js';
 import { defaultBody, defaultTitle } from './pull-request-text.js';
 
 const RUN = {

@@ -1,4 +1,4 @@
-import type { Run } from '../agents/entities/run.entity.js';
+import type { Run } from '../runs/entities/run.entity.js';
 
 const MAX_TITLE_CHARS = 120;
 /** The prompt quoted in a body: enough to know what was asked, well under the forges' 65,536-character limit. */

@@ -1,11 +1,11 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { join } from 'node:path';
-import { DispatcherService } from '../agents/dispatcher.service.js';
-import { isFinal, Run, type RunPullRequest, type RunPullRequestState } from '../agents/entities/run.entity.js';
-import { RUN_COLUMNS, runFromRow, type RunRow } from '../agents/run-rows.js';
-import { toRunView } from '../agents/run.view.js';
-import { RunsService } from '../agents/runs.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
+import { isFinal, Run, type RunPullRequest, type RunPullRequestState } from '../runs/entities/run.entity.js';
+import { RUN_COLUMNS, runFromRow, type RunRow } from '../runs/run-rows.js';
+import { toRunView } from '../runs/run.view.js';
+import { RunsService } from '../runs/runs.service.js';
 import { Clock } from '../common/clock.js';
 import { ProblemError } from '../common/problem.js';
 import type { AppConfig } from '../config/configuration.js';

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DispatcherService } from '../agents/dispatcher.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
 import { Public, Unthrottled } from '../auth/auth.decorators.js';
 import { RequestAuthenticator } from '../auth/request-authenticator.js';
 import { ApiProblems } from '../common/api-problems.js';

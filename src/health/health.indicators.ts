@@ -3,8 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DispatcherService } from '../agents/dispatcher.service.js';
-import { RunRelayService } from '../agents/run-relay.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
+import { RunRelayService } from '../dispatch/run-relay.service.js';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { NodeView } from '../daemon/node.view.js';
@@ -53,7 +53,7 @@ export class HealthIndicators {
     if (!runsAgents) return session.up({ detail: 'this node runs no agents (ROLE=api)', queued: this.dispatcher.queuedCount });
     const age = Date.now() - lastTickAt;
     return age <= LOOP_STALE_MS
-      ? session.up({ adapter: 'in-process', lastTickMsAgo: age, active: this.dispatcher.activeCount, queued: this.dispatcher.queuedCount })
+      ? session.up({ adapter: this.dispatcher.queueAdapter, lastTickMsAgo: age, active: this.dispatcher.activeCount, queued: this.dispatcher.queuedCount })
       : session.down({ message: `the dispatcher loop has not run for ${Math.round(age / 1000)} s` });
   }
 

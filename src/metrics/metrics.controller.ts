@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { InjectMetric, PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
 import type { Gauge } from 'prom-client';
-import { DispatcherService } from '../agents/dispatcher.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
 import { Public, Unthrottled } from '../auth/auth.decorators.js';
 import { METRICS } from './metric-names.js';
 

@@ -1,4 +1,4 @@
-import { CliError } from '../cli/output.js';
+import { CliError } from '../common/cli-output.js';
 import type { UserQuotaView } from './quota.view.js';
 
 // How the `users` and `quota` commands print and parse, whether they read the local database or

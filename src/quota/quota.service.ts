@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { EntityManager } from 'typeorm';
-import { Run } from '../agents/entities/run.entity.js';
+import { Run } from '../runs/entities/run.entity.js';
 import { User } from '../auth/user.entity.js';
 import { Clock } from '../common/clock.js';
 import { ProblemError } from '../common/problem.js';

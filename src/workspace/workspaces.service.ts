@@ -6,7 +6,7 @@ import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Brackets, In, type EntityManager, type Repository } from 'typeorm';
-import { Run } from '../agents/entities/run.entity.js';
+import { Run } from '../runs/entities/run.entity.js';
 import { Clock } from '../common/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { isInside } from '../common/paths.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { DispatcherService } from '../../src/agents/dispatcher.service.js';
+import { DispatcherService } from '../../src/dispatch/dispatcher.service.js';
 import { createApp } from '../../src/app.factory.js';
 import { TokenService } from '../../src/auth/token.service.js';
 import { Clock } from '../../src/common/clock.js';

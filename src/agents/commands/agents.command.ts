@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
-import { printJson, printTable } from '../../cli/output.js';
+import { printJson, printTable } from '../../common/cli-output.js';
 import { AgentProfilesService } from '../agent-profiles.service.js';
 
 @SubCommand({ name: 'list', description: 'agent profiles this server offers' })

@@ -1,6 +1,6 @@
 import type { ResourceLimits } from '../../sandbox/resource-limits.js';
 import type { AgentProfile } from '../agent-profiles.js';
-import type { RunEventType } from '../entities/run-event.entity.js';
+import type { RunEventType } from '../../runs/entities/run-event.entity.js';
 import type { ParsedOutcome } from './output-parsers.js';
 
 export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {

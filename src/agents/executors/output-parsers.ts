@@ -1,5 +1,5 @@
-import type { RunResult } from '../entities/run.entity.js';
-import type { RunEventType } from '../entities/run-event.entity.js';
+import type { RunResult } from '../../runs/entities/run.entity.js';
+import type { RunEventType } from '../../runs/entities/run-event.entity.js';
 import type { OutputFormat } from '../agent-profiles.js';
 
 export interface ParsedEvent {

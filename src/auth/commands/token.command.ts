@@ -1,6 +1,6 @@
 import { ConfigService } from '@nestjs/config';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
-import { CliError } from '../../cli/output.js';
+import { CliError } from '../../common/cli-output.js';
 import type { AppConfig } from '../../config/configuration.js';
 import { DatabaseService } from '../../database/database.service.js';
 import { SessionsService } from '../sessions.service.js';

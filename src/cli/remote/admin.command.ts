@@ -2,7 +2,7 @@ import type { components } from '@autocode/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeUserQuota, overrideValue, USER_COLUMNS, userRow, CLEAR, type Setting } from '../../quota/quota-format.js';
 import type { UserQuotaView } from '../../quota/quota.view.js';
-import { CliError, printJson, printTable } from '../output.js';
+import { CliError, printJson, printTable } from '../../common/cli-output.js';
 import { connect } from './connection.js';
 import { EXIT } from './exit-codes.js';
 import { errorOf } from './runs.command.js';

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CliError } from '../output.js';
+import { CliError } from '../../common/cli-output.js';
 import { EXIT } from './exit-codes.js';
 
 /** Where a server is and the token to use there. */

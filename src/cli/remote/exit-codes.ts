@@ -1,5 +1,5 @@
 import { AutocodeError, EventStreamError } from '@autocode/client';
-import { CliError } from '../output.js';
+import { CliError } from '../../common/cli-output.js';
 
 /** What `autocode` exits with (README "CLI", `autocode --help`). */
 export const EXIT = {

@@ -1,6 +1,6 @@
 import type { AutocodeClient, SubmitRunBody } from '@autocode/client';
 import { Command, Option } from 'commander';
-import { CliError } from '../output.js';
+import { CliError } from '../../common/cli-output.js';
 import { connect, keyValue, positiveInteger, readStdin } from './connection.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { followToEnd } from './follow.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { AutocodeError, type Run } from '@autocode/client';
 import { Command, Option } from 'commander';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable } from '../../common/cli-output.js';
 import { connect, positiveInteger, readStdin, runIdArgument } from './connection.js';
 import { EXIT_CODES_HELP, exitCodeOfStatus } from './exit-codes.js';
 import { followToEnd } from './follow.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { CliError, printJson } from '../output.js';
+import { CliError, printJson } from '../../common/cli-output.js';
 import { clientFor, readStdin } from './connection.js';
 import { contextFilePath, DEFAULT_CONTEXT, normalizeServer, readContextFile, resolveContext, writeContextFile } from './contexts.js';
 import { EXIT } from './exit-codes.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable } from '../../common/cli-output.js';
 import { connect } from './connection.js';
 import { contextOption } from './run.command.js';
 import { errorOf } from './runs.command.js';

@@ -1,5 +1,5 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
-import { CliError, printJson, printTable } from '../../cli/output.js';
+import { CliError, printJson, printTable } from '../../common/cli-output.js';
 import type { Tier } from '../../config/configuration.js';
 import { QuotaService, type QuotaChange } from '../quota.service.js';
 import { CLEAR, describeUserQuota, overrideValue, USER_COLUMNS, userRow, type Setting } from '../quota-format.js';

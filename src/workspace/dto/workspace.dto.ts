@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { WorkspaceForgeDto } from '../../forge/dto/forge.dto.js';
-import { MAX_PROMPT_BYTES } from '../../agents/dto/submit-run.dto.js';
+import { MAX_PROMPT_BYTES } from '../../runs/dto/submit-run.dto.js';
 import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 import { SPEC_ID } from '../specs.service.js';
 import { WORKSPACE_NAME } from '../workspaces.service.js';

@@ -346,26 +346,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/agents": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List the agent profiles
-         * @description The profiles a run may name in `agent`, which one is the default, and whether their agents run sandboxed.
-         */
-        get: operations["Agents_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/agents/run": {
         parameters: {
             query?: never;
@@ -442,6 +422,26 @@ export interface paths {
          * @description The seed's `GET /api/agents/health`; public. Use `GET /health/live`.
          */
         get: operations["SeedCompat_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the agent profiles
+         * @description The profiles a run may name in `agent`, which one is the default, and whether their agents run sandboxed.
+         */
+        get: operations["Agents_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1090,41 +1090,6 @@ export interface components {
             /** @description Pass as `after` for the next page: the last `seq` of this one (or the `after` asked for, on an empty page). */
             nextAfter: number;
         };
-        AgentView: {
-            /** @description What `agent` names at submit. */
-            name: string;
-            /** @enum {string} */
-            executor: "command" | "claude";
-            description: string;
-            /** @description The profile a submit without `agent` runs. */
-            default: boolean;
-            /** @description Whether its runs are sandboxed on this node (the node has a sandbox and the profile has not opted out). */
-            sandboxed: boolean;
-            /** @description Whether its runs may use the network. */
-            network: boolean;
-        };
-        SandboxView: {
-            /**
-             * @description What `SANDBOX` asked for.
-             * @enum {string}
-             */
-            requested: "none" | "auto" | "bwrap";
-            /**
-             * @description What agents run in here: `bwrap` (bubblewrap) or `none`.
-             * @enum {string}
-             */
-            mode: "none" | "bwrap";
-            /** @description The host uid agents run as, in a sandbox or not: `SANDBOX_UID` when the server runs as root, else the server's own. */
-            hostUid: number;
-            /** @description Whether that is the server's own user: then an agent without a sandbox can read whatever the server can (its secret, its database). */
-            serverUser: boolean;
-            /** @description Why agents are not isolated, when they are not. */
-            warning: string | null;
-        };
-        AgentList: {
-            items: components["schemas"]["AgentView"][];
-            sandbox: components["schemas"]["SandboxView"];
-        };
         SeedRunDto: {
             /** @description A spec folder of the workspace, e.g. `001-add-login`. */
             spec_id: string;
@@ -1152,7 +1117,7 @@ export interface components {
         SeedTask: {
             task_id: string;
             /** @enum {string} */
-            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
+            status: "running" | "failed" | "cancelled" | "completed" | "not_found";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1161,7 +1126,7 @@ export interface components {
             /** Format: uuid */
             task_id: string;
             /** @enum {string} */
-            status: "running" | "failed" | "cancelled" | "not_found" | "completed";
+            status: "running" | "failed" | "cancelled" | "completed" | "not_found";
             result: components["schemas"]["RunResult"] | null;
             /** @description The run's error message. */
             error: string | null;
@@ -1172,6 +1137,41 @@ export interface components {
             status: "ok";
             /** @enum {string} */
             endpoint: "agents";
+        };
+        AgentView: {
+            /** @description What `agent` names at submit. */
+            name: string;
+            /** @enum {string} */
+            executor: "command" | "claude";
+            description: string;
+            /** @description The profile a submit without `agent` runs. */
+            default: boolean;
+            /** @description Whether its runs are sandboxed on this node (the node has a sandbox and the profile has not opted out). */
+            sandboxed: boolean;
+            /** @description Whether its runs may use the network. */
+            network: boolean;
+        };
+        SandboxView: {
+            /**
+             * @description What `SANDBOX` asked for.
+             * @enum {string}
+             */
+            requested: "auto" | "bwrap" | "none";
+            /**
+             * @description What agents run in here: `bwrap` (bubblewrap) or `none`.
+             * @enum {string}
+             */
+            mode: "bwrap" | "none";
+            /** @description The host uid agents run as, in a sandbox or not: `SANDBOX_UID` when the server runs as root, else the server's own. */
+            hostUid: number;
+            /** @description Whether that is the server's own user: then an agent without a sandbox can read whatever the server can (its secret, its database). */
+            serverUser: boolean;
+            /** @description Why agents are not isolated, when they are not. */
+            warning: string | null;
+        };
+        AgentList: {
+            items: components["schemas"]["AgentView"][];
+            sandbox: components["schemas"]["SandboxView"];
         };
         /**
          * @example {
@@ -1329,7 +1329,7 @@ export interface components {
                 [key: string]: components["schemas"]["HealthIndicatorState"];
             };
             /** @enum {string} */
-            status: "error" | "shutting_down" | "ok" | "degraded";
+            status: "error" | "ok" | "shutting_down" | "degraded";
         };
         NodeView: {
             /** @description NODE_NAME (several processes may share one). */
@@ -4287,91 +4287,6 @@ export interface operations {
             };
         };
     };
-    Agents_list: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
-                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
-                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AgentList"];
-                };
-            };
-            /** @description Unauthorized: `unauthorized` */
-            401: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        code?: "unauthorized";
-                    };
-                };
-            };
-            /** @description URI Too Long: `uri_too_long` */
-            414: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
-                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
-                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        code?: "uri_too_long";
-                    };
-                };
-            };
-            /** @description Too Many Requests: `rate_limited` */
-            429: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestId"];
-                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
-                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
-                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
-                    "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        code?: "rate_limited";
-                    };
-                };
-            };
-            /** @description Request Header Fields Too Large: `headers_too_large` */
-            431: {
-                headers: {
-                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
-                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
-                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
-                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
-                        /** @enum {string} */
-                        code?: "headers_too_large";
-                    };
-                };
-            };
-        };
-    };
     SeedCompat_run: {
         parameters: {
             query?: never;
@@ -4828,6 +4743,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SeedHealth"];
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+    };
+    Agents_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentList"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
                 };
             };
             /** @description URI Too Long: `uri_too_long` */

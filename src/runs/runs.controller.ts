@@ -7,9 +7,6 @@ import { ApiProblems, BODY_PROBLEMS } from '../common/api-problems.js';
 import { ProblemError } from '../common/problem.js';
 import { ApiIdempotencyKey, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency.decorators.js';
 import { IdempotencyService } from '../idempotency/idempotency.service.js';
-import { SandboxService } from '../sandbox/sandbox.service.js';
-import { AgentProfilesService } from './agent-profiles.service.js';
-import type { AgentList } from './agent.view.js';
 import { AdminListRunsQuery, ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
 import { SubmitRunDto } from './dto/submit-run.dto.js';
 import { streamRunEvents } from './run-stream.js';
@@ -184,35 +181,5 @@ export class AdminRunsController {
   @ApiProblems('validation_failed')
   list(@Query() query: AdminListRunsQuery): Promise<RunPage> {
     return this.runs.list('all', query);
-  }
-}
-
-@ApiTags('Agents')
-@Controller('api/v1/agents')
-export class AgentsController {
-  constructor(
-    private readonly profiles: AgentProfilesService,
-    private readonly sandbox: SandboxService,
-  ) {}
-
-  /**
-   * List the agent profiles
-   *
-   * @remarks The profiles a run may name in `agent`, which one is the default, and whether their agents run sandboxed.
-   */
-  @Get()
-  list(): AgentList {
-    const defaultAgent = this.profiles.defaultAgent;
-    return {
-      items: this.profiles.list().map((profile) => ({
-        name: profile.name,
-        executor: profile.executor,
-        description: profile.description,
-        default: profile.name === defaultAgent,
-        sandboxed: this.sandbox.sandboxes(profile),
-        network: profile.network,
-      })),
-      sandbox: this.sandbox.view(),
-    };
   }
 }

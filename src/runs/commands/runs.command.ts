@@ -1,6 +1,6 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CliError, parsePositiveInt, printJson, printTable } from '../../cli/output.js';
+import { CliError, parsePositiveInt, printJson, printTable } from '../../common/cli-output.js';
 import { ProblemError } from '../../common/problem.js';
 import { isFinal, RUN_STATUSES, type RunStatus } from '../entities/run.entity.js';
 import { RunEventsService } from '../run-events.service.js';

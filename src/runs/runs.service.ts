@@ -15,12 +15,12 @@ import { QuotaService } from '../quota/quota.service.js';
 import { WebhooksService } from '../webhooks/webhooks.service.js';
 import { SpecsService } from '../workspace/specs.service.js';
 import { WorkspacesService } from '../workspace/workspaces.service.js';
-import { AgentProfilesService } from './agent-profiles.service.js';
-import { DispatcherService } from './dispatcher.service.js';
+import { AgentProfilesService } from '../agents/agent-profiles.service.js';
+import { DispatcherService } from '../dispatch/dispatcher.service.js';
 import { MAX_METADATA_BYTES, MAX_PROMPT_BYTES, SubmitRunDto } from './dto/submit-run.dto.js';
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService } from './run-events.service.js';
-import { RunQueue } from './run-queue.js';
+import { RunQueue } from '../dispatch/run-queue.js';
 import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
 import { toRunView, type RunEventView, type RunView } from './run.view.js';
 
@@ -158,7 +158,7 @@ export class RunsService {
     this.metrics.runSubmitted(agent);
     this.logger.log({ runId: run.id, userId, agent }, 'run submitted');
     this.logger.debug({ runId: run.id, prompt: run.prompt.slice(0, LOGGED_PROMPT_CHARS) }, 'run prompt');
-    this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
+    void this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
     return { run: view, replayed: false };
   }
 
@@ -250,7 +250,7 @@ export class RunsService {
     });
     if (deliveries > 0) this.webhooks.wake();
     if (event) {
-      this.queue.remove(runId);
+      this.queue.forget(runId);
       this.events.publish(runId, [event]);
       this.metrics.runFinished(run.agent, run.status, null, run.finishedAt!);
     } else {

@@ -4,9 +4,9 @@ import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/configuration.js';
 import { DispatcherService } from './dispatcher.service.js';
-import { isFinal, type RunStatus } from './entities/run.entity.js';
-import { RunEventsService } from './run-events.service.js';
-import type { RunEventView } from './run.view.js';
+import { isFinal, type RunStatus } from '../runs/entities/run.entity.js';
+import { RunEventsService } from '../runs/run-events.service.js';
+import type { RunEventView } from '../runs/run.view.js';
 
 const EVENTS_CHANNEL = 'autocode:run-events';
 const CANCELS_CHANNEL = 'autocode:run-cancels';

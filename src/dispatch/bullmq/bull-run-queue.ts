@@ -1,0 +1,168 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { DelayedError, type Job, type Queue, type Worker } from 'bullmq';
+import { DatabaseService } from '../../database/database.service.js';
+import { RunQueue, type QueuedRun, type RunHandler } from '../run-queue.js';
+
+export const RUNS_QUEUE = 'runs';
+/** BullMQ's largest priority. */
+const MAX_PRIORITY = 2_097_152;
+/** How long the job of a user at their limit waits before it is offered again (a run of theirs ending elsewhere wakes nobody). */
+const PARK_MS = 1_000;
+/** A run whose claim failed (the database away) is offered again after this. */
+const RETRY_MS = 2_000;
+/** An enqueue that Redis has not answered by then is left to the sweep. */
+const ENQUEUE_TIMEOUT_MS = 2_000;
+const DEPTH_REFRESH_MS = 5_000;
+
+const QUEUED_AHEAD_SQL = "SELECT COUNT(*) AS ahead FROM runs WHERE user_id = ? AND status = 'queued' AND created_at < ?";
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: Redis did not answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The run queue of several nodes: a BullMQ job per queued run, its id the
+ * run's, in the Redis of `REDIS_URL`. Workers take jobs only with a free slot
+ * (the worker's concurrency is `MAX_CONCURRENT_AGENTS`, and a job stays active
+ * while its agent runs); a job whose user is at their limit goes back to
+ * wait, delayed, holding no slot. Users take turns: a job's priority is its
+ * place among its user's queued runs, so the first run of every user comes
+ * before the second of any. A node that dies with a job active loses its lock
+ * and BullMQ offers the job again, but the run was claimed in the database
+ * and is not started twice; the node's heartbeat (NodesService) records it
+ * interrupted.
+ */
+@Injectable()
+export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(BullRunQueue.name);
+  private handler: RunHandler | null = null;
+  private worker: { worker: Worker; capacity: number } | null = null;
+  private lastDepth = 0;
+  private depthTimer: NodeJS.Timeout | null = null;
+  private lastWarnedAt = 0;
+
+  constructor(
+    @InjectQueue(RUNS_QUEUE) private readonly queue: Queue,
+    private readonly database: DatabaseService,
+  ) {
+    super();
+  }
+
+  get adapter(): string {
+    return 'bullmq';
+  }
+
+  get depth(): number {
+    return this.lastDepth;
+  }
+
+  /** Runs reach the workers through Redis; the sweep only rescues those whose enqueue was lost. */
+  get sweepIntervalMs(): number {
+    return 5_000;
+  }
+
+  onModuleInit(): void {
+    this.depthTimer = setInterval(() => void this.refreshDepth(), DEPTH_REFRESH_MS);
+    this.depthTimer.unref();
+    // Commands to a Redis that is away fail at once (no offline queue); they are tried again later.
+    this.queue.on('error', (error) => this.warn(`the run queue's Redis connection: ${error.message}`));
+  }
+
+  onModuleDestroy(): void {
+    if (this.depthTimer) clearInterval(this.depthTimer);
+  }
+
+  async enqueue(run: QueuedRun): Promise<void> {
+    try {
+      const position = run.position ?? (await this.queuedAhead(run));
+      await within(this.queue.add('run', run, this.jobOptions(run.id, position)), ENQUEUE_TIMEOUT_MS, `enqueue run ${run.id}`);
+    } catch (error) {
+      this.warn(`run ${run.id} stays queued until the next sweep: ${(error as Error).message}`);
+    }
+  }
+
+  async enqueueAll(runs: QueuedRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    try {
+      await within(this.queue.addBulk(runs.map((run) => ({ name: 'run', data: run, opts: this.jobOptions(run.id, run.position ?? 0) }))), ENQUEUE_TIMEOUT_MS, `enqueue ${runs.length} runs`);
+    } catch (error) {
+      this.warn(`${runs.length} queued run(s) wait for Redis: ${(error as Error).message}`);
+    }
+  }
+
+  forget(runId: string): void {
+    // A job being handed out cannot be removed; it is then found gone when claimed.
+    void this.queue.remove(runId).catch(() => undefined);
+  }
+
+  consume(handler: RunHandler): void {
+    this.handler = handler;
+    this.start();
+  }
+
+  /** The worker of this node (ROLE all or worker), created by BullMQ and started once the dispatcher consumes. */
+  attachWorker(worker: Worker, capacity: number): void {
+    this.worker = { worker, capacity };
+    this.start();
+  }
+
+  async pause(): Promise<void> {
+    // Stops taking jobs; the jobs of running agents stay active until their runs end.
+    await this.worker?.worker.pause(true);
+  }
+
+  wake(): void {
+    // BullMQ's workers wait on Redis for jobs: nothing to do.
+  }
+
+  /** A job handed to this node's worker. */
+  async process(job: Job<QueuedRun>, token: string | undefined): Promise<void> {
+    let delivery;
+    try {
+      delivery = await this.handler!(job.data);
+    } catch (error) {
+      this.warn(`run ${job.data.id} could not be claimed, offered again in ${RETRY_MS} ms: ${(error as Error).message}`);
+      await job.moveToDelayed(Date.now() + RETRY_MS, token);
+      throw new DelayedError();
+    }
+    if (delivery.outcome === 'user_at_limit') {
+      await job.moveToDelayed(Date.now() + PARK_MS, token);
+      throw new DelayedError();
+    }
+    if (delivery.outcome === 'started') await delivery.ended;
+  }
+
+  private start(): void {
+    if (!this.handler || !this.worker || this.worker.worker.isRunning()) return;
+    this.worker.worker.concurrency = this.worker.capacity;
+    void this.worker.worker.run().catch((error: Error) => this.logger.error(`the run queue's worker stopped: ${error.message}`));
+  }
+
+  private jobOptions(runId: string, position: number) {
+    return { jobId: runId, priority: Math.min(position + 1, MAX_PRIORITY), removeOnComplete: true, removeOnFail: true };
+  }
+
+  private async queuedAhead(run: QueuedRun): Promise<number> {
+    const { rows } = await this.database.query<{ ahead: number | string }>(this.database.dataSource.manager, QUEUED_AHEAD_SQL, [run.userId, run.createdAt]);
+    return Number(rows[0]?.ahead ?? 0);
+  }
+
+  private async refreshDepth(): Promise<void> {
+    try {
+      const counts = await within(this.queue.getJobCounts('waiting', 'prioritized', 'delayed'), ENQUEUE_TIMEOUT_MS, 'count jobs');
+      this.lastDepth = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    } catch {
+      // Redis away: the last count stands; health says Redis is down.
+    }
+  }
+
+  /** At most one warning every 10 s: Redis away makes every enqueue fail the same way. */
+  private warn(message: string): void {
+    if (Date.now() - this.lastWarnedAt < 10_000) return;
+    this.lastWarnedAt = Date.now();
+    this.logger.warn(message);
+  }
+}
