@@ -268,7 +268,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const claimed = await this.claim(candidate);
     if (claimed === 'user_at_limit' || claimed === 'gone') return { outcome: claimed };
     if (claimed.deliveries > 0) this.webhooks.wake();
-    return { outcome: 'started', ended: this.supervisor.launch(claimed.run, claimed.event, claimed.tier) };
+    const ended = this.supervisor.launch(claimed.run, claimed.event, claimed.tier);
+    void ended.finally(() => this.queue.wake(claimed.run.userId));
+    return { outcome: 'started', ended };
   }
 
   /**

@@ -37,8 +37,8 @@ export abstract class RunQueue {
   abstract consume(handler: RunHandler): void;
   /** Stops handing out runs: the node is shutting down. Runs it started go on until they end. */
   abstract pause(): Promise<void>;
-  /** A hint that a slot or a user's limit may have freed elsewhere: look again now. */
-  abstract wake(): void;
+  /** A hint that a slot, or a user's limit (a run of `userId` ended), may have freed: look again now. */
+  abstract wake(userId?: string): void;
   /** Runs waiting, as last seen (metrics and health). */
   abstract get depth(): number;
   /** Which implementation this is, for health. */

@@ -7,8 +7,12 @@ import { RunQueue, type QueuedRun, type RunHandler } from '../run-queue.js';
 export const RUNS_QUEUE = 'runs';
 /** BullMQ's largest priority. */
 const MAX_PRIORITY = 2_097_152;
-/** How long the job of a user at their limit waits before it is offered again (a run of theirs ending elsewhere wakes nobody). */
-const PARK_MS = 1_000;
+/**
+ * How long the job of a user at their limit waits before it is offered again: doubling from the
+ * first to the last, each time it is found so. A run of theirs ending on this node offers one of
+ * their jobs parked here at once; one ending elsewhere is seen by the next offer.
+ */
+const PARK_MS = [250, 500, 1_000, 2_000];
 /** A run whose claim failed (the database away) is offered again after this. */
 const RETRY_MS = 2_000;
 /** An enqueue that Redis has not answered by then is left to the sweep. */
@@ -43,6 +47,8 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDest
   private lastDepth = 0;
   private depthTimer: NodeJS.Timeout | null = null;
   private lastWarnedAt = 0;
+  /** The jobs this node parked, per user, oldest first. */
+  private readonly parked = new Map<string, string[]>();
 
   constructor(
     @InjectQueue(RUNS_QUEUE) private readonly queue: Queue,
@@ -114,8 +120,15 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDest
     await this.worker?.worker.pause(true);
   }
 
-  wake(): void {
-    // BullMQ's workers wait on Redis for jobs: nothing to do.
+  /** A run of `userId` ended here: one of their jobs parked by this node is offered now. */
+  wake(userId?: string): void {
+    // BullMQ's workers wait on Redis for new jobs: only a parked one needs a nudge.
+    const jobId = userId === undefined ? undefined : this.parked.get(userId)?.shift();
+    if (jobId === undefined) return;
+    void this.queue
+      .getJob(jobId)
+      .then((job) => job?.promote())
+      .catch(() => undefined);
   }
 
   /** A job handed to this node's worker. */
@@ -129,10 +142,23 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDest
       throw new DelayedError();
     }
     if (delivery.outcome === 'user_at_limit') {
-      await job.moveToDelayed(Date.now() + PARK_MS, token);
+      const parked = this.parked.get(job.data.userId) ?? [];
+      // Another node may take it meanwhile: the list is a hint, kept short.
+      if (!parked.includes(job.id!) && parked.length < 100) parked.push(job.id!);
+      this.parked.set(job.data.userId, parked);
+      await job.moveToDelayed(Date.now() + PARK_MS[Math.min(Math.max(job.attemptsStarted - 1, 0), PARK_MS.length - 1)]!, token);
       throw new DelayedError();
     }
+    this.unpark(job.data.userId, job.id!);
     if (delivery.outcome === 'started') await delivery.ended;
+  }
+
+  private unpark(userId: string, jobId: string): void {
+    const parked = this.parked.get(userId);
+    if (!parked) return;
+    const index = parked.indexOf(jobId);
+    if (index !== -1) parked.splice(index, 1);
+    if (parked.length === 0) this.parked.delete(userId);
   }
 
   private start(): void {
