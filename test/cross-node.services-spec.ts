@@ -128,7 +128,12 @@ describe('several nodes with Redis', () => {
     }
     expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.filter((event) => event.type === 'stdout').map((event) => event.data)).toEqual(Array.from({ length: 30 }, (_, i) => ({ line: `drip ${i + 1}` })));
-    expect((await client.getRun(run.id)).node).toBe('worker');
+    const ended = await client.getRun(run.id);
+    expect(ended.node).toBe('worker');
+    // A run's times are honest: every event after `queued` lies between its start and its end.
+    for (const event of events.slice(1)) {
+      expect([event.type, ended.startedAt! <= event.ts && event.ts <= ended.finishedAt!]).toEqual([event.type, true]);
+    }
     expect((await redisComponent(api)).detail.messagesFromOtherNodes as number).toBeGreaterThan(before);
     lags.sort((a, b) => a - b);
     process.stdout.write(`cross-node stdout lag over Redis: p50 ${lags[Math.floor(lags.length / 2)]} ms, max ${lags.at(-1)} ms\n`);
@@ -270,6 +275,12 @@ describe('one API node and two workers', () => {
       }),
     );
     expect(runs.map((run) => run.status)).toEqual(runs.map(() => 'succeeded'));
+    // Each run's output lies between its start and its end, whichever worker ran it.
+    for (const run of runs.slice(0, 40)) {
+      const events = await request(api.url, 'GET', `/api/v1/runs/${run.id}/events`, { token: hs256Token(SECRET, { sub: run.userId }) });
+      const times = events.json.items.slice(1).map((event: RunEvent) => event.ts);
+      expect(times.filter((ts: string) => ts < run.startedAt! || ts > run.finishedAt!)).toEqual([]);
+    }
     for (const user of users) {
       expect(peakOverlap(runs.filter((run) => run.userId === user).map((run) => ({ startedAt: run.startedAt!, finishedAt: run.finishedAt! })))).toBeLessThanOrEqual(2);
     }
