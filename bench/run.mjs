@@ -3,14 +3,14 @@
 //
 // Usage: npm run bench [-- SCENARIO…] [--db sqlite|postgres] [--seconds 5] [--rounds 2] [--runs 2000]
 //                      [--subscribers 500] [--subscriber-threads 2] [--lines 2000] [--samples 40] [--profile] [--trace]
-//                      [--sandbox none|bwrap]
+//                      [--sandbox none|bwrap] [--redis]
 // --profile: every server writes a V8 CPU profile under bench/results/ (see bench/profile-summary.mjs).
 // --trace: dispatch also records when the server calls spawn() (bench/trace-spawn.mjs preloaded).
 // --sandbox: how the servers run agents (SANDBOX); `none` by default, so that the figures measure the server against
 // a raw spawn; `bwrap` measures what the bubblewrap sandbox adds.
 // Scenarios: submit dispatch throughput read stream webhooks startup memory (default: all of them), and `queries`
 // (SQL statements per operation, its own table; not part of the default set), and `cross-node` (one API and two
-// worker nodes, with and without Redis; needs --db postgres).
+// worker nodes, with and without Redis; needs --db postgres). --redis adds cross-node to the scenarios run.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,9 +33,11 @@ const { values, positionals } = parseArgs({
     profile: { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
     sandbox: { type: 'string', default: 'none' },
+    redis: { type: 'boolean', default: false },
   },
 });
-const chosen = positionals.length > 0 ? positionals : SCENARIOS;
+const chosen = positionals.length > 0 ? positionals : [...SCENARIOS];
+if (values.redis && !chosen.includes('cross-node')) chosen.push('cross-node');
 for (const name of chosen) {
   if (!SCENARIOS.includes(name) && !EXTRA.includes(name)) {
     console.error(`unknown scenario "${name}"; known: ${[...SCENARIOS, ...EXTRA].join(', ')}`);
