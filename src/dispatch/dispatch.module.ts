@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
-import { BullRunQueue, RUNS_QUEUE } from './bullmq/bull-run-queue.js';
+import { BullRunQueue, runsQueueProvider } from './bullmq/bull-run-queue.js';
 import { RunsProcessor } from './bullmq/runs.processor.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { RecoveryService } from './recovery.service.js';
@@ -30,14 +30,14 @@ export class DispatchModule {
     const relay = options.server ? [RunRelayService] : [];
     const distributed = options.server && options.redisUrl !== null;
     const queue: Provider[] = distributed
-      ? [BullRunQueue, { provide: RunQueue, useExisting: BullRunQueue }, ...(options.runsAgents ? [RunsProcessor] : [])]
+      ? [runsQueueProvider(options.redisUrl!), BullRunQueue, { provide: RunQueue, useExisting: BullRunQueue }, ...(options.runsAgents ? [RunsProcessor] : [])]
       : [{ provide: RunQueue, useClass: LocalRunQueue }];
+    // The workers' connection (its blocking commands wait on Redis, retrying without end while it is away).
     const bull = distributed
       ? [
-          // Workers block on Redis and retry without end while it is away.
           BullModule.forRoot({ connection: { url: options.redisUrl!, maxRetriesPerRequest: null }, prefix: 'autocode' }),
-          // A submit enqueues after its commit and never waits for a Redis that is away: the sweep enqueues later.
-          BullModule.registerQueue({ name: RUNS_QUEUE, connection: { url: options.redisUrl!, enableOfflineQueue: false, maxRetriesPerRequest: 1 } }),
+          // Brings in the explorer that makes this node's worker for RunsProcessor; the queue itself is runsQueueProvider's.
+          BullModule.registerQueue(),
         ]
       : [];
     return {

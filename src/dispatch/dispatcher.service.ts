@@ -136,6 +136,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     if (!(await this.supervisor.settle(this.shutdownDeadline - Date.now()))) this.forceStop();
     await this.supervisor.settle(2_000);
     await this.recoveries.settled();
+    await this.queue.close();
     await this.events.flush();
     this.events.endStreams();
   }

@@ -37,6 +37,8 @@ export abstract class RunQueue {
   abstract consume(handler: RunHandler): void;
   /** Stops handing out runs: the node is shutting down. Runs it started go on until they end. */
   abstract pause(): Promise<void>;
+  /** Lets go of what it holds (connections), once the node's agents have ended. */
+  abstract close(): Promise<void>;
   /** A hint that a slot, or a user's limit (a run of `userId` ended), may have freed: look again now. */
   abstract wake(userId?: string): void;
   /** Runs waiting, as last seen (metrics and health). */
@@ -103,6 +105,10 @@ export class LocalRunQueue extends RunQueue {
 
   pause(): Promise<void> {
     this.paused = true;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
     return Promise.resolve();
   }
 

@@ -1,6 +1,6 @@
-import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DelayedError, type Job, type Queue, type Worker } from 'bullmq';
+import { getQueueToken, InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, type Provider } from '@nestjs/common';
+import { DelayedError, Queue, type Job, type Worker } from 'bullmq';
 import { DatabaseService } from '../../database/database.service.js';
 import { RunQueue, type QueuedRun, type RunHandler } from '../run-queue.js';
 
@@ -18,8 +18,34 @@ const RETRY_MS = 2_000;
 /** An enqueue that Redis has not answered by then is left to the sweep. */
 const ENQUEUE_TIMEOUT_MS = 2_000;
 const DEPTH_REFRESH_MS = 5_000;
+const CLOSE_TIMEOUT_MS = 2_000;
 
 const QUEUED_AHEAD_SQL = "SELECT COUNT(*) AS ahead FROM runs WHERE user_id = ? AND status = 'queued' AND created_at < ?";
+
+/**
+ * The runs queue, made here rather than by BullModule.registerQueue so that its error listener is
+ * there before it first connects: an error without a listener is printed to stderr, outside the
+ * JSON log.
+ */
+export function runsQueueProvider(redisUrl: string): Provider {
+  return {
+    provide: getQueueToken(RUNS_QUEUE),
+    useFactory: () => {
+      // The worker of this node takes these options too (BullMQ's explorer reads them from the queue): its blocking
+      // commands must wait for Redis without end. An enqueue that waits longer than ENQUEUE_TIMEOUT_MS is left to
+      // the sweep, and still happens once Redis is back (the job id makes it once).
+      const queue = new Queue(RUNS_QUEUE, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix: 'autocode' });
+      const logger = new Logger(BullRunQueue.name);
+      let lastWarnedAt = 0;
+      queue.on('error', (error) => {
+        if (Date.now() - lastWarnedAt < 10_000) return;
+        lastWarnedAt = Date.now();
+        logger.warn(`the run queue's Redis connection: ${error.message}`);
+      });
+      return queue;
+    },
+  };
+}
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -40,13 +66,14 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  * interrupted.
  */
 @Injectable()
-export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDestroy {
+export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(BullRunQueue.name);
   private handler: RunHandler | null = null;
   private worker: { worker: Worker; capacity: number } | null = null;
   private lastDepth = 0;
   private depthTimer: NodeJS.Timeout | null = null;
   private lastWarnedAt = 0;
+  private closing: Promise<void> | null = null;
   /** The jobs this node parked, per user, oldest first. */
   private readonly parked = new Map<string, string[]>();
 
@@ -73,12 +100,28 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnModuleDest
   onModuleInit(): void {
     this.depthTimer = setInterval(() => void this.refreshDepth(), DEPTH_REFRESH_MS);
     this.depthTimer.unref();
-    // Commands to a Redis that is away fail at once (no offline queue); they are tried again later.
-    this.queue.on('error', (error) => this.warn(`the run queue's Redis connection: ${error.message}`));
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Closes the worker (its agents have ended by now) and the queue. With Redis away a close would
+   * wait for it without end: after CLOSE_TIMEOUT_MS the connections are dropped instead.
+   */
+  close(): Promise<void> {
     if (this.depthTimer) clearInterval(this.depthTimer);
+    this.closing ??= (async () => {
+      const worker = this.worker?.worker;
+      try {
+        await within(Promise.all([worker?.close(true), this.queue.close()]), CLOSE_TIMEOUT_MS, 'close the run queue');
+      } catch (error) {
+        this.warn(`${(error as Error).message}: disconnecting`);
+        await Promise.allSettled([worker?.disconnect(), this.queue.disconnect()]);
+      }
+    })();
+    return this.closing;
   }
 
   async enqueue(run: QueuedRun): Promise<void> {

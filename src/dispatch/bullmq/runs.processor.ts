@@ -1,5 +1,5 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { type OnApplicationBootstrap } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Job } from 'bullmq';
 import type { AppConfig } from '../../config/configuration.js';
@@ -13,7 +13,9 @@ import { BullRunQueue, RUNS_QUEUE } from './bull-run-queue.js';
  */
 @Processor(RUNS_QUEUE, { autorun: false })
 export class RunsProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger(RunsProcessor.name);
   private readonly capacity: number;
+  private lastWarnedAt = 0;
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -25,6 +27,14 @@ export class RunsProcessor extends WorkerHost implements OnApplicationBootstrap 
 
   onApplicationBootstrap(): void {
     this.queue.attachWorker(this.worker, this.capacity);
+  }
+
+  /** Redis away: one warning every 10 s (BullMQ reconnects by itself); without a listener BullMQ would print it to stderr. */
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    if (Date.now() - this.lastWarnedAt < 10_000) return;
+    this.lastWarnedAt = Date.now();
+    this.logger.warn(`the run queue's worker: ${error.message}`);
   }
 
   process(job: Job<QueuedRun>, token?: string): Promise<void> {
