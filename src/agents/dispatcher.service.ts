@@ -54,6 +54,8 @@ interface ActiveRun {
   run: Run;
   /** The owner's tier when the run was claimed: it sets the run's resource limits. */
   tier: Tier;
+  /** The most the run may spend in USD: the smaller of its own budget and what its owner had left today when it was claimed. */
+  budgetUsd: number;
   execution: Execution | null;
   stop: { status: StopStatus; reason: string } | null;
   timer: NodeJS.Timeout | null;
@@ -430,7 +432,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         this.queue.remove(candidate.id);
         if (claimed !== 'gone') {
           if (claimed.deliveries > 0) this.webhooks.wake();
-          this.launch(claimed.run, claimed.event, claimed.tier);
+          this.launch(claimed.run, claimed.event, claimed.tier, claimed.budgetUsd);
         }
       } catch (error) {
         this.logger.error(`could not start run ${candidate.id}: ${(error as Error).message}`);
@@ -443,7 +445,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * Moves one run from `queued` to `running` in one transaction that locks the
    * user's row, so a user's limit holds whichever node claims.
    */
-  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier; deliveries: number } | 'user_at_limit' | 'gone'> {
+  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier; budgetUsd: number; deliveries: number } | 'user_at_limit' | 'gone'> {
     return this.database.transaction(async (manager) => {
       const limits = await this.quota.startLimits(manager, candidate.userId);
       if (!limits) return 'user_at_limit';
@@ -454,17 +456,17 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const run = runFromRow(row);
       const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
       const deliveries = await this.webhooks.enqueue(manager, toRunView(run), startedAt);
-      return { run, event, tier: limits.tier, deliveries };
+      return { run, event, tier: limits.tier, budgetUsd: Math.min(run.maxBudgetUsd ?? Infinity, limits.budgetLeftUsd), deliveries };
     });
   }
 
-  private launch(run: Run, runningEvent: RunEventView, tier: Tier): void {
+  private launch(run: Run, runningEvent: RunEventView, tier: Tier, budgetUsd: number): void {
     this.lastStartedAt.set(run.userId, Date.now());
     this.events.publish(run.id, [runningEvent]);
     this.metrics.runStarted(run.createdAt, run.startedAt!);
     this.logger.log({ runId: run.id, userId: run.userId, agent: run.agent }, 'run started');
     this.events.track(run.id, run.lastSeq);
-    const entry: ActiveRun = { run, tier, execution: null, stop: null, timer: null, done: Promise.resolve() };
+    const entry: ActiveRun = { run, tier, budgetUsd, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.done = this.supervise(entry)
       .catch(async (error: Error) => {
@@ -511,6 +513,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       home,
       readOnly,
       limits,
+      budgetUsd: entry.budgetUsd,
       graceMs: this.graceMs,
       onEvent: (type, data) => this.events.append(run.id, type, data),
     });
