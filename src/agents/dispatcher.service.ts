@@ -314,6 +314,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         }
       }
       if (this.active.size < this.capacity) await this.sweep();
+      // A user's limits can rise with no run ending (today's budget resets at 00:00 UTC, an admin raises one).
+      if (this.active.size < this.capacity && this.queue.waiting().length > 0) this.pump();
       this.sweepWorktrees();
     } catch (error) {
       this.logger.error(`dispatcher tick failed: ${(error as Error).message}`);
