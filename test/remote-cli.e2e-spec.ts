@@ -142,6 +142,12 @@ describe('autocode remote commands', () => {
     const badTimeout = await autocode(env('alice'), ['run', '--timeout', 'soon', 'x']);
     expect(badTimeout.status).toBe(2);
     expect(badTimeout.stderr).toContain("option '--timeout <seconds>' argument 'soon' is invalid");
+    const badBudget = await autocode(env('alice'), ['run', '--max-budget-usd', 'lots', 'x']);
+    expect(badBudget.status).toBe(2);
+    expect(badBudget.stderr).toContain("option '--max-budget-usd <usd>' argument 'lots' is invalid");
+    const overBudget = await autocode(env('alice'), ['run', '--max-budget-usd', '1000', 'x']);
+    expect(overBudget.status).toBe(2);
+    expect(overBudget.stderr).toContain('budget_exceeds_quota');
 
     const unreachable = await autocode(clientEnv(home, { url: `http://127.0.0.1:${await freePort()}`, token: 't' }), ['run', 'x']);
     expect(unreachable.status).toBe(3);
