@@ -5,6 +5,7 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     prompt: 'Fix the failing test in src/parser.ts',
     workspace: 'my-service',
     timeoutSeconds: 600,
+    maxBudgetUsd: 2,
     metadata: { ci: 'build-42' },
   },
   RunView: {
@@ -17,6 +18,7 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     workspace: 'my-service',
     model: 'claude-sonnet-4-5',
     timeoutSeconds: 600,
+    maxBudgetUsd: 2,
     metadata: { ci: 'build-42' },
     createdAt: '2026-11-24T07:09:26.693Z',
     startedAt: '2026-11-24T07:09:26.781Z',
@@ -44,6 +46,7 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     queued: { used: 0, limit: 20 },
     daily: { used: 7, limit: 50, resetsAt: '2026-11-25T00:00:00.000Z' },
     maxRunSeconds: 3600,
+    budget: { usedUsd: 3.17, limitUsd: 20 },
   },
   UpdateQuotaDto: { tier: 'premium', daily: null },
   ProblemDocument: {

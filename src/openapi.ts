@@ -59,7 +59,7 @@ const headerRef = (name: keyof typeof HEADERS): ReferenceObject => ({ $ref: `#/c
  * Number members that are not whole numbers; every other `number` of the views and DTOs is an
  * integer (counts, limits, seconds, milliseconds, sequence numbers, statuses).
  */
-const FRACTIONAL = new Set(['costUsd']);
+const FRACTIONAL = new Set(['costUsd', 'maxBudgetUsd', 'dailyBudgetUsd', 'usedUsd', 'limitUsd']);
 
 /** String members that hold a UUID, by schema. */
 const UUID_MEMBERS: Record<string, string[]> = {

@@ -33,6 +33,8 @@ const SCRIPTS: Record<string, StubTurn[]> = {
   ],
   leftover: [{ tool: 'Bash', input: { command: ORPHAN, description: 'orphan' } }, { text: 'Started it.' }],
   loop: [{ tool: 'Bash', input: { command: 'echo again', description: 'loop' } }],
+  // Each turn costs about $0.75 at Sonnet's prices (50,000 output tokens).
+  pricey: [{ tool: 'Bash', input: { command: 'echo again', description: 'loop' }, usage: { input_tokens: 120, output_tokens: 50_000 } }],
   env: [{ tool: 'Bash', input: { command: 'env', description: 'print the environment' } }, { text: 'Printed.' }],
   // The server under test is this process; the run's workspace is DATA_DIR/users/<user>/runs/<id>.
   identity: [
@@ -180,6 +182,43 @@ describe('claude executor', () => {
     expect(run.error.message).toMatch(/turns/i);
     expect(run.result.turns).toBeGreaterThanOrEqual(1);
     expect((await events(id)).some((e) => e.type === 'tool_use')).toBe(true);
+  });
+
+  it('fails a run that spends its maxBudgetUsd with budget_exceeded, and counts what it spent', async () => {
+    const before = (await server.request('GET', '/api/v1/quota', { token })).json.budget;
+    const id = await submit({ agent: 'claude-test', prompt: '[script:pricey] Keep going', maxBudgetUsd: 0.5 });
+    const run = await waitForStatus(server, token, id, ['failed', 'succeeded', 'timed_out']);
+    expect(run).toMatchObject({ status: 'failed', maxBudgetUsd: 0.5, error: { code: 'budget_exceeded' } });
+    // One turn passes the budget: without it the loop would have gone on to maxTurns (5).
+    expect(run.result.costUsd).toBeGreaterThan(0.5);
+    expect(run.result.costUsd).toBeLessThan(1.5);
+    expect((await events(id)).at(-1)).toMatchObject({ type: 'status', data: { status: 'failed' } });
+    const after = (await server.request('GET', '/api/v1/quota', { token })).json.budget;
+    expect(after.usedUsd).toBeCloseTo(before.usedUsd + run.result.costUsd, 5);
+  });
+
+  it("gives a run without a budget what is left of its owner's daily budget, then refuses budget_exhausted", async () => {
+    const admin = server.token('root', { admin: true });
+    const set = await server.request('PUT', '/api/v1/admin/users/spender/quota', { token: admin, body: { dailyBudgetUsd: 1 } });
+    expect(set.status, set.text).toBe(200);
+    const spender = server.token('spender');
+    const submitted = await server.request('POST', '/api/v1/runs', { token: spender, body: { agent: 'claude-test', prompt: '[script:pricey] Keep going' } });
+    expect(submitted.status, submitted.text).toBe(202);
+    expect(submitted.json.maxBudgetUsd).toBeNull();
+    const run = await waitForStatus(server, spender, submitted.json.id, ['failed', 'succeeded', 'timed_out']);
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded' } });
+    // $0.75 a turn: the second turn passes the $1 that was left.
+    expect(run.result.costUsd).toBeGreaterThan(1);
+    expect(run.result.costUsd).toBeLessThan(2.5);
+
+    const quota = (await server.request('GET', '/api/v1/quota', { token: spender })).json;
+    expect(quota.budget.limitUsd).toBe(1);
+    expect(quota.budget.usedUsd).toBeCloseTo(run.result.costUsd, 5);
+    const refused = await server.request('POST', '/api/v1/runs', { token: spender, body: { agent: 'claude-test', prompt: 'more' } });
+    expect(refused.status, refused.text).toBe(429);
+    expect(refused.json).toMatchObject({ code: 'budget_exhausted', limitUsd: 1 });
+    expect(refused.json.usedUsd).toBeCloseTo(run.result.costUsd, 5);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('gives the agent none of the server secrets', async () => {

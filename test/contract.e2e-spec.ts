@@ -246,6 +246,12 @@ describe('the OpenAPI document as a contract', () => {
     await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/capped/quota', { token: admin, body: { daily: 0, tier: null }, expectStatus: 200 });
     const capped = await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('capped'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'daily_limit' });
     expect(capped.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    // A daily budget of 0 refuses with 429 budget_exhausted; a run budget above the daily budget with 400.
+    await call('put /api/v1/admin/users/{id}/quota', '/api/v1/admin/users/broke/quota', { token: admin, body: { dailyBudgetUsd: 0 }, expectStatus: 200 });
+    const broke = await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('broke'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'budget_exhausted' });
+    expect(broke.headers.get('retry-after')).toMatch(/^\d+$/);
+    await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'fast', prompt: 'x', maxBudgetUsd: 1_000 }, expectStatus: 400, code: 'budget_exceeds_quota' });
   });
 
   it('workspaces, specs and a diff', async () => {

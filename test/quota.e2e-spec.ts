@@ -304,20 +304,22 @@ describe('quotas in queue mode', () => {
     const after = Date.now();
     const resetsAt = quota.daily?.resetsAt;
     expect([new Date(nextUtcMidnight(before)).toISOString(), new Date(nextUtcMidnight(after)).toISOString()]).toContain(resetsAt);
-    const { tier, concurrent, queued, daily, maxRunSeconds } = quota;
-    expect({ tier, concurrent, queued, daily, maxRunSeconds }).toEqual({
+    const { tier, concurrent, queued, daily, maxRunSeconds, budget } = quota;
+    expect({ tier, concurrent, queued, daily, maxRunSeconds, budget }).toEqual({
       tier: 'standard',
       concurrent: { used: 0, limit: 3 },
       queued: { used: 0, limit: 20 },
       daily: { used: 0, limit: 50, resetsAt },
       maxRunSeconds: 3600,
+      budget: { usedUsd: 0, limitUsd: 20 },
     });
   });
 
   // The user's own view is the quota object, not the admin view of the user.
   it('answers GET /api/v1/quota with exactly the keys of the quota object', async () => {
     const quota = await quotaOf(server, server.token('newcomer-keys'));
-    expect(Object.keys(quota).sort()).toEqual(['concurrent', 'daily', 'maxRunSeconds', 'queued', 'tier']);
+    expect(Object.keys(quota).sort()).toEqual(['budget', 'concurrent', 'daily', 'maxRunSeconds', 'queued', 'tier']);
+    expect(Object.keys(quota.budget).sort()).toEqual(['limitUsd', 'usedUsd']);
     expect(Object.keys(quota.concurrent).sort()).toEqual(['limit', 'used']);
     expect(Object.keys(quota.queued).sort()).toEqual(['limit', 'used']);
     expect(Object.keys(quota.daily).sort()).toEqual(['limit', 'resetsAt', 'used']);
@@ -361,10 +363,10 @@ describe('quotas in queue mode', () => {
       expectProblem(await submit(server, token, { agent: 'fast', timeoutSeconds: 4001 }), 400, 'timeout_exceeds_quota');
 
       const cleared = await setQuota(server, 'tiered', { maxRunSeconds: null, tier: null });
-      expect(cleared.overrides).toEqual({ tier: null, concurrent: null, daily: null, queued: null, maxRunSeconds: null });
+      expect(cleared.overrides).toEqual({ tier: null, concurrent: null, daily: null, queued: null, maxRunSeconds: null, dailyBudgetUsd: null });
       expect(cleared).toMatchObject({ tier: 'standard', maxRunSeconds: 3600 });
       const listed = (await server.request('GET', '/api/v1/admin/users', { token: admin() })).json.items.find((u: Json) => u.userId === 'tiered');
-      expect(listed.overrides).toEqual({ tier: null, concurrent: null, daily: null, queued: null, maxRunSeconds: null });
+      expect(listed.overrides).toEqual({ tier: null, concurrent: null, daily: null, queued: null, maxRunSeconds: null, dailyBudgetUsd: null });
       expect(listed.tier).toBe('standard');
       expect((await quotaOf(server, token))).toMatchObject({ tier: 'standard', maxRunSeconds: 3600 });
       expectProblem(await submit(server, token, { agent: 'fast', timeoutSeconds: 3601 }), 400, 'timeout_exceeds_quota');
@@ -385,7 +387,7 @@ describe('quotas in queue mode', () => {
         expectProblem(response, 400, 'validation_failed');
       }
       const listed = (await server.request('GET', '/api/v1/admin/users', { token: admin() })).json.items.find((u: Json) => u.userId === 'strict');
-      expect(listed.overrides).toEqual({ tier: null, concurrent: 2, daily: null, queued: null, maxRunSeconds: null });
+      expect(listed.overrides).toEqual({ tier: null, concurrent: 2, daily: null, queued: null, maxRunSeconds: null, dailyBudgetUsd: null });
     });
 
     // A too-long id reaches the pipe (not the router's default 100-character parameter limit).
@@ -504,6 +506,26 @@ describe('quotas in queue mode', () => {
       expectProblem(refused, 429, 'daily_limit');
       expect(refused.json).toMatchObject({ limit: 1, used: 1 });
       expect((await quotaOf(server, token)).daily).toMatchObject({ used: 1, limit: 1 });
+    });
+
+    it('sets and clears a daily budget override with --daily-budget-usd, which the running server applies', async () => {
+      const set = await cli(env, 'quota', 'set', '--user', 'cli-budget', '--daily-budget-usd', '0.25');
+      expect(set.status, set.stderr).toBe(0);
+      expect(set.stdout).toMatch(/^budget\s+\$0\.00 of \$0\.25 today \(override\)$/m);
+      const shown = JSON.parse((await cli(env, 'quota', 'show', '--user', 'cli-budget', '--json')).stdout);
+      expect(shown).toMatchObject({ budget: { usedUsd: 0, limitUsd: 0.25 }, overrides: { dailyBudgetUsd: 0.25 } });
+
+      const token = server.token('cli-budget');
+      expect((await quotaOf(server, token)).budget).toEqual({ usedUsd: 0, limitUsd: 0.25 });
+      expectProblem(await submit(server, token, { agent: 'fast', maxBudgetUsd: 0.5 }), 400, 'budget_exceeds_quota');
+
+      const bad = await cli(env, 'quota', 'set', '--user', 'cli-budget', '--daily-budget-usd', '-1');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('--daily-budget-usd');
+      const cleared = await cli(env, 'quota', 'set', '--user', 'cli-budget', '--daily-budget-usd', 'default');
+      expect(cleared.status, cleared.stderr).toBe(0);
+      expect(cleared.stdout).toMatch(/^budget\s+\$0\.00 of \$20\.00 today$/m);
+      expect((await quotaOf(server, token)).budget).toEqual({ usedUsd: 0, limitUsd: 20 });
     });
 
     it('exits 2 on bad usage and 1 for an unknown user', async () => {

@@ -62,6 +62,7 @@ describe('autocode remote commands', () => {
       expect(whoami.stdout).toMatch(/user: +dana \(user/);
       expect(whoami.stdout).toMatch(/tier: +standard/);
       expect(whoami.stdout).toMatch(/today: +0 of 50 runs/);
+      expect(whoami.stdout).toMatch(/budget: +\$0\.00 of \$20\.00 today/);
       expect(whoami.stdout).not.toContain(token);
 
       // The variables win over the saved context: CI sets them.
@@ -141,6 +142,12 @@ describe('autocode remote commands', () => {
     const badTimeout = await autocode(env('alice'), ['run', '--timeout', 'soon', 'x']);
     expect(badTimeout.status).toBe(2);
     expect(badTimeout.stderr).toContain("option '--timeout <seconds>' argument 'soon' is invalid");
+    const badBudget = await autocode(env('alice'), ['run', '--max-budget-usd', 'lots', 'x']);
+    expect(badBudget.status).toBe(2);
+    expect(badBudget.stderr).toContain("option '--max-budget-usd <usd>' argument 'lots' is invalid");
+    const overBudget = await autocode(env('alice'), ['run', '--max-budget-usd', '1000', 'x']);
+    expect(overBudget.status).toBe(2);
+    expect(overBudget.stderr).toContain('budget_exceeds_quota');
 
     const unreachable = await autocode(clientEnv(home, { url: `http://127.0.0.1:${await freePort()}`, token: 't' }), ['run', 'x']);
     expect(unreachable.status).toBe(3);
@@ -157,6 +164,12 @@ describe('autocode remote commands', () => {
     const refused = await autocode(env('frank'), ['run', 'x']);
     expect(refused.status, refused.stderr).toBe(5);
     expect(refused.stderr).toMatch(/daily_limit\); retry after \d+ s/);
+    const budget = await autocode(admin, ['quota', 'set', '--user', 'hana', '--daily-budget-usd', '0']);
+    expect(budget.status, budget.stderr).toBe(0);
+    expect(budget.stdout).toMatch(/budget +\$0\.00 of \$0\.00 today \(override\)/);
+    const spent = await autocode(env('hana'), ['run', 'x']);
+    expect(spent.status, spent.stderr).toBe(5);
+    expect(spent.stderr).toMatch(/budget_exhausted\); retry after \d+ s/);
     const users = await autocode(admin, ['users', 'list', '--json']);
     expect(JSON.parse(users.stdout).items.map((user: { userId: string }) => user.userId)).toContain('frank');
     const forbidden = await autocode(env('frank'), ['users', 'list']);

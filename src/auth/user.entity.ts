@@ -28,6 +28,9 @@ export class User {
   @Column({ name: 'quota_max_run_seconds', type: 'integer', nullable: true })
   quotaMaxRunSeconds: number | null;
 
+  @Column({ name: 'quota_daily_budget_usd', type: 'double precision', nullable: true })
+  quotaDailyBudgetUsd: number | null;
+
   @Column({ name: 'created_at', type: 'varchar', length: 32 })
   createdAt: string;
 

@@ -11,6 +11,7 @@ export const PROBLEM_STATUS = {
   bad_request: HttpStatus.BAD_REQUEST,
   unknown_agent: HttpStatus.BAD_REQUEST,
   timeout_exceeds_quota: HttpStatus.BAD_REQUEST,
+  budget_exceeds_quota: HttpStatus.BAD_REQUEST,
   unauthorized: HttpStatus.UNAUTHORIZED,
   forbidden: HttpStatus.FORBIDDEN,
   // A request signed in with the dashboard's session cookie, unsafe, without the session's CSRF token.
@@ -47,6 +48,7 @@ export const PROBLEM_STATUS = {
   uri_too_long: HttpStatus.URI_TOO_LONG,
   unsupported_media_type: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   daily_limit: HttpStatus.TOO_MANY_REQUESTS,
+  budget_exhausted: HttpStatus.TOO_MANY_REQUESTS,
   queue_full: HttpStatus.TOO_MANY_REQUESTS,
   concurrency_limit: HttpStatus.TOO_MANY_REQUESTS,
   rate_limited: HttpStatus.TOO_MANY_REQUESTS,

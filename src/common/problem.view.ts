@@ -30,7 +30,13 @@ export class ProblemDocument {
   /** `daily_limit`, `queue_full`, `concurrency_limit`: the user's usage counted against `limit`. */
   used?: number;
 
-  /** `daily_limit`: when the daily count starts again (00:00 UTC). */
+  /** `budget_exhausted`, `budget_exceeds_quota`: the user's daily budget, in USD. */
+  limitUsd?: number;
+
+  /** `budget_exhausted`: what the user's runs that finished today cost, in USD (the agents' estimate). */
+  usedUsd?: number;
+
+  /** `daily_limit`, `budget_exhausted`: when the daily count and budget start again (00:00 UTC). */
   resetsAt?: string;
 
   /** `unknown_agent`: the agent profiles this server offers. */

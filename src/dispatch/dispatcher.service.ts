@@ -209,6 +209,8 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
         }
       }
       if (Date.now() - this.lastSweepAt >= this.queue.sweepIntervalMs) await this.sweep();
+      // A user's limits can rise with no run ending (today's budget resets at 00:00 UTC, an admin raises one).
+      if (this.queue.depth > 0) this.queue.wake();
       this.recoveries.sweepWorktrees();
     } catch (error) {
       this.logger.error(`dispatcher tick failed: ${(error as Error).message}`);
@@ -269,7 +271,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
     const claimed = await this.claim(candidate);
     if (claimed === 'user_at_limit' || claimed === 'gone') return { outcome: claimed };
     if (claimed.deliveries > 0) this.webhooks.wake();
-    const ended = this.supervisor.launch(claimed.run, claimed.event, claimed.tier);
+    const ended = this.supervisor.launch(claimed.run, claimed.event, claimed.tier, claimed.budgetUsd);
     void ended.finally(() => this.queue.wake(claimed.run.userId));
     return { outcome: 'started', ended };
   }
@@ -278,7 +280,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * Moves one run from `queued` to `running` in one transaction that locks the
    * user's row, so a user's limit holds whichever node claims.
    */
-  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier; deliveries: number } | 'user_at_limit' | 'gone'> {
+  private claim(candidate: QueuedRun): Promise<{ run: Run; event: RunEventView; tier: Tier; budgetUsd: number; deliveries: number } | 'user_at_limit' | 'gone'> {
     return this.database.transaction(async (manager) => {
       const limits = await this.quota.startLimits(manager, candidate.userId);
       if (!limits) return 'user_at_limit';
@@ -289,7 +291,7 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
       const run = runFromRow(row);
       const event = await this.events.insertOne(manager, run.id, run.lastSeq, 'status', { status: 'running' }, startedAt);
       const deliveries = await this.webhooks.enqueue(manager, toRunView(run), startedAt);
-      return { run, event, tier: limits.tier, deliveries };
+      return { run, event, tier: limits.tier, budgetUsd: Math.min(run.maxBudgetUsd ?? Infinity, limits.budgetLeftUsd), deliveries };
     });
   }
 }

@@ -35,6 +35,8 @@ interface ActiveRun {
   run: Run;
   /** The owner's tier when the run was claimed: it sets the run's resource limits. */
   tier: Tier;
+  /** The most the run may spend in USD: the smaller of its own budget and what its owner had left today when it was claimed. */
+  budgetUsd: number;
   execution: Execution | null;
   stop: { status: StopStatus; reason: string } | null;
   timer: NodeJS.Timeout | null;
@@ -98,12 +100,12 @@ export class RunSupervisor {
   }
 
   /** Starts the agent of a run just claimed by this node; settles once its end is stored and its slot is free. */
-  launch(run: Run, runningEvent: RunEventView, tier: Tier): Promise<void> {
+  launch(run: Run, runningEvent: RunEventView, tier: Tier, budgetUsd: number): Promise<void> {
     this.events.publish(run.id, [runningEvent]);
     this.metrics.runStarted(run.createdAt, run.startedAt!);
     this.logger.log({ runId: run.id, userId: run.userId, agent: run.agent }, 'run started');
     this.events.track(run.id, run.lastSeq);
-    const entry: ActiveRun = { run, tier, execution: null, stop: null, timer: null, done: Promise.resolve() };
+    const entry: ActiveRun = { run, tier, budgetUsd, execution: null, stop: null, timer: null, done: Promise.resolve() };
     this.active.set(run.id, entry);
     entry.done = this.supervise(entry)
       .catch(async (error: Error) => {
@@ -174,6 +176,7 @@ export class RunSupervisor {
       home,
       readOnly,
       limits,
+      budgetUsd: entry.budgetUsd,
       graceMs: this.graceMs,
       onEvent: (type, data) => this.events.append(run.id, type, data),
     });

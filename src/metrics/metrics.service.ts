@@ -3,7 +3,7 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Histogram } from 'prom-client';
 import { METRICS } from './metric-names.js';
 
-export type RejectionReason = 'daily_limit' | 'queue_full' | 'concurrency_limit';
+export type RejectionReason = 'daily_limit' | 'budget_exhausted' | 'queue_full' | 'concurrency_limit';
 
 /**
  * The run and quota metrics, each driven from the one code path that owns

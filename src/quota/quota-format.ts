@@ -1,5 +1,5 @@
 import { CliError } from '../common/cli-output.js';
-import type { UserQuotaView } from './quota.view.js';
+import type { QuotaSummary, UserQuotaView } from './quota.view.js';
 
 // How the `users` and `quota` commands print and parse, whether they read the local database or
 // ask a server: one format for both.
@@ -17,6 +17,18 @@ export function overrideValue(value: string, flag: string, min: number): Setting
   return Number(value);
 }
 
+/** `--daily-budget-usd 2.50` sets an override in dollars; `default` clears it. */
+export function budgetOverrideValue(value: string, flag: string): Setting<number> {
+  if (value === CLEAR || value === 'none') return CLEAR;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new CliError(`${flag} takes an amount of dollars such as 2.50, or "default" to clear the override`, 2);
+  return Number(value);
+}
+
+/** `$0.42 of $20.00 today`: the day's spend against the budget, as the agents estimated it. */
+export function budgetLine(budget: QuotaSummary['budget']): string {
+  return `$${budget.usedUsd.toFixed(2)} of $${budget.limitUsd.toFixed(2)} today`;
+}
+
 export function describeUserQuota(view: UserQuotaView): string {
   const mark = (key: keyof UserQuotaView['overrides']): string => (view.overrides[key] !== null ? ' (override)' : '');
   return [
@@ -26,6 +38,7 @@ export function describeUserQuota(view: UserQuotaView): string {
     `queued      ${view.queued.used}/${view.queued.limit}${mark('queued')}`,
     `daily       ${view.daily.used}/${view.daily.limit}${mark('daily')}, resets ${view.daily.resetsAt}`,
     `max run     ${view.maxRunSeconds}s${mark('maxRunSeconds')}`,
+    `budget      ${budgetLine(view.budget)}${mark('dailyBudgetUsd')}`,
   ].join('\n') + '\n';
 }
 

@@ -15,6 +15,11 @@ export interface QuotaLimits extends TierLimits {
   tier: Tier;
 }
 
+/** The limits a run starts under: its owner's, and what is left of their budget today. */
+export interface StartLimits extends QuotaLimits {
+  budgetLeftUsd: number;
+}
+
 /** An admin's change to a user's quota: a value sets an override, `null` clears it, absent leaves it. */
 export interface QuotaChange {
   tier?: Tier | null;
@@ -22,10 +27,11 @@ export interface QuotaChange {
   daily?: number | null;
   queued?: number | null;
   maxRunSeconds?: number | null;
+  dailyBudgetUsd?: number | null;
 }
 
 /** The quota columns of a user, as a write transaction reads them. */
-const USER_QUOTA_SQL = 'SELECT tier, quota_concurrent, quota_daily, quota_queued, quota_max_run_seconds FROM users WHERE id = ?';
+const USER_QUOTA_SQL = 'SELECT tier, quota_concurrent, quota_daily, quota_queued, quota_max_run_seconds, quota_daily_budget_usd FROM users WHERE id = ?';
 
 interface UserQuotaRow {
   tier: string | null;
@@ -33,6 +39,7 @@ interface UserQuotaRow {
   quota_daily: number | null;
   quota_queued: number | null;
   quota_max_run_seconds: number | null;
+  quota_daily_budget_usd: number | null;
 }
 
 /**
@@ -54,6 +61,28 @@ interface UsageRow {
 
 const RUNNING_SQL = "SELECT COUNT(*) AS running FROM runs WHERE user_id = ? AND status = 'running'";
 
+/** A run's cost as the agent reported it at its end, from the JSON of its stored result. */
+function costSql(isPostgres: boolean, column: string): string {
+  return isPostgres ? `CAST(CAST(${column} AS json)->>'costUsd' AS double precision)` : `json_extract(${column}, '$.costUsd')`;
+}
+
+/** What a user's runs that finished since a time cost. */
+const spentSql = (isPostgres: boolean): string =>
+  `SELECT COALESCE(SUM(${costSql(isPostgres, 'result')}), 0) AS spent FROM runs WHERE user_id = ? AND finished_at >= ? AND result IS NOT NULL`;
+
+/** Dollars as the API shows them: sums of floating-point costs, without their noise. */
+function dollars(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
+/** A user's usage: runs running, queued and submitted today, and what the runs that finished today cost. */
+interface Usage {
+  running: number;
+  queued: number;
+  daily: number;
+  spentUsd: number;
+}
+
 /** Seconds a client is told to wait after `queue_full` or `concurrency_limit`: a run typically frees a slot by then. */
 const SLOT_RETRY_SECONDS = 5;
 
@@ -65,17 +94,23 @@ export function nextUtcMidnight(now: Date): Date {
   return new Date(startOfUtcDay(now).getTime() + 86_400_000);
 }
 
-const OVERRIDE_RANGES: Record<Exclude<keyof QuotaChange, 'tier'>, [number, number]> = {
+const OVERRIDE_RANGES: Record<Exclude<keyof QuotaChange, 'tier' | 'dailyBudgetUsd'>, [number, number]> = {
   concurrent: [0, 10_000],
   daily: [0, 1_000_000],
   queued: [0, 100_000],
   maxRunSeconds: [1, 7 * 24 * 3600],
 };
 
+const MAX_DAILY_BUDGET_USD = 1_000_000;
+
 /** The service checks what it stores, whichever door (HTTP, CLI) the change came through. */
 function assertValidChange(change: QuotaChange): void {
   if (change.tier !== undefined && change.tier !== null && !isTier(change.tier)) {
     throw new ProblemError('validation_failed', 'tier must be free, standard or premium');
+  }
+  const budget = change.dailyBudgetUsd;
+  if (budget !== undefined && budget !== null && (typeof budget !== 'number' || !Number.isFinite(budget) || budget < 0 || budget > MAX_DAILY_BUDGET_USD)) {
+    throw new ProblemError('validation_failed', `dailyBudgetUsd must be a number of dollars from 0 to ${MAX_DAILY_BUDGET_USD}, or null`);
   }
   for (const [key, [min, max]] of Object.entries(OVERRIDE_RANGES)) {
     const value = change[key as keyof typeof OVERRIDE_RANGES];
@@ -85,7 +120,7 @@ function assertValidChange(change: QuotaChange): void {
   }
 }
 
-type QuotaColumns = Pick<User, 'tier' | 'quotaConcurrent' | 'quotaDaily' | 'quotaQueued' | 'quotaMaxRunSeconds'>;
+type QuotaColumns = Pick<User, 'tier' | 'quotaConcurrent' | 'quotaDaily' | 'quotaQueued' | 'quotaMaxRunSeconds' | 'quotaDailyBudgetUsd'>;
 
 function overridesOf(user: QuotaColumns | null): QuotaOverrides {
   return {
@@ -94,6 +129,7 @@ function overridesOf(user: QuotaColumns | null): QuotaOverrides {
     daily: user?.quotaDaily ?? null,
     queued: user?.quotaQueued ?? null,
     maxRunSeconds: user?.quotaMaxRunSeconds ?? null,
+    dailyBudgetUsd: user?.quotaDailyBudgetUsd ?? null,
   };
 }
 
@@ -129,6 +165,7 @@ export class QuotaService {
       daily: overrides.daily ?? base.daily,
       queued: overrides.queued ?? base.queued,
       maxRunSeconds: overrides.maxRunSeconds ?? base.maxRunSeconds,
+      dailyBudgetUsd: overrides.dailyBudgetUsd ?? base.dailyBudgetUsd,
     };
   }
 
@@ -147,16 +184,18 @@ export class QuotaService {
       quotaDaily: row.quota_daily,
       quotaQueued: row.quota_queued,
       quotaMaxRunSeconds: row.quota_max_run_seconds,
+      quotaDailyBudgetUsd: row.quota_daily_budget_usd,
     });
   }
 
   /**
    * Admission of a new run, inside the submit transaction: the daily count
-   * since 00:00 UTC, then the user's queued runs (QUOTA_OVERFLOW=queue) or
-   * queued and running runs (reject). Throws a 429 problem over a limit, and
-   * a 400 when the run asks for more time than the user may have.
+   * since 00:00 UTC, today's spend against the daily budget, then the user's
+   * queued runs (QUOTA_OVERFLOW=queue) or queued and running runs (reject).
+   * Throws a 429 problem over a limit, and a 400 when the run asks for more
+   * time, or a larger budget, than the user may have in a day.
    */
-  async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date): Promise<QuotaLimits> {
+  async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date, maxBudgetUsd?: number): Promise<QuotaLimits> {
     const limits = await this.lockUser(manager, userId);
     if (timeoutSeconds !== undefined && timeoutSeconds > limits.maxRunSeconds) {
       throw new ProblemError(
@@ -165,12 +204,24 @@ export class QuotaService {
         { extensions: { limit: limits.maxRunSeconds } },
       );
     }
+    if (maxBudgetUsd !== undefined && maxBudgetUsd > limits.dailyBudgetUsd) {
+      throw new ProblemError(
+        'budget_exceeds_quota',
+        `maxBudgetUsd ${maxBudgetUsd} is above this user's daily budget of ${limits.dailyBudgetUsd} USD (${limits.tier} tier)`,
+        { extensions: { limitUsd: limits.dailyBudgetUsd } },
+      );
+    }
     const since = startOfUtcDay(now).toISOString();
     const [usage] = (await this.database.query<UsageRow>(manager, USAGE_SQL, [userId, since, userId, userId])).rows;
     const dailyUsed = Number(usage?.daily ?? 0);
     if (dailyUsed >= limits.daily) {
       const resetsAt = nextUtcMidnight(now);
       throw this.refuse('daily_limit', `the daily limit of ${limits.daily} runs is reached; it resets at ${resetsAt.toISOString()}`, limits.daily, dailyUsed, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
+    }
+    const spent = await this.spentSince(manager, userId, since);
+    if (spent >= limits.dailyBudgetUsd) {
+      const resetsAt = nextUtcMidnight(now);
+      throw this.refuse('budget_exhausted', `today's budget of ${limits.dailyBudgetUsd} USD is spent (${spent} USD); it resets at ${resetsAt.toISOString()}`, limits.dailyBudgetUsd, spent, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
     }
     const queued = Number(usage?.queued ?? 0);
     if (this.overflow === 'queue') {
@@ -188,20 +239,30 @@ export class QuotaService {
 
   /**
    * Start-time check, inside the dispatcher's claim transaction: the user's
-   * limits when one more of their runs may be `running`, else null.
+   * limits and what is left of today's budget when one more of their runs may
+   * be `running`, else null. A run waits while the day's budget is spent:
+   * until the reset at 00:00 UTC, or until it is cancelled.
    */
-  async startLimits(manager: EntityManager, userId: string): Promise<QuotaLimits | null> {
+  async startLimits(manager: EntityManager, userId: string): Promise<StartLimits | null> {
     const limits = await this.lockUser(manager, userId);
     const [row] = (await this.database.query<{ running: number | string }>(manager, RUNNING_SQL, [userId])).rows;
-    return Number(row?.running ?? 0) < limits.concurrent ? limits : null;
+    if (Number(row?.running ?? 0) >= limits.concurrent) return null;
+    const budgetLeftUsd = dollars(limits.dailyBudgetUsd - (await this.spentSince(manager, userId, startOfUtcDay(this.clock.now()).toISOString())));
+    return budgetLeftUsd > 0 ? { ...limits, budgetLeftUsd } : null;
+  }
+
+  /** What the user's runs that finished since `since` cost, as their agents reported it. */
+  private async spentSince(manager: EntityManager, userId: string, since: string): Promise<number> {
+    const [row] = (await this.database.query<{ spent: number | string | null }>(manager, spentSql(this.database.isPostgres), [userId, since])).rows;
+    return dollars(Number(row?.spent ?? 0));
   }
 
   async summary(userId: string): Promise<QuotaSummary> {
     const user = await this.database.dataSource.getRepository(User).findOneBy({ id: userId });
     const [view] = await this.describe(user ? [user] : [], userId);
-    if (!view) return this.toSummary(this.limitsFor(null), { running: 0, queued: 0, daily: 0 });
-    const { tier, concurrent, queued, daily, maxRunSeconds } = view;
-    return { tier, concurrent, queued, daily, maxRunSeconds };
+    if (!view) return this.toSummary(this.limitsFor(null), { running: 0, queued: 0, daily: 0, spentUsd: 0 });
+    const { tier, concurrent, queued, daily, maxRunSeconds, budget } = view;
+    return { tier, concurrent, queued, daily, maxRunSeconds, budget };
   }
 
   /** Every known user with their limits, overrides and usage. */
@@ -219,6 +280,7 @@ export class QuotaService {
     if (change.daily !== undefined) columns.quotaDaily = change.daily;
     if (change.queued !== undefined) columns.quotaQueued = change.queued;
     if (change.maxRunSeconds !== undefined) columns.quotaMaxRunSeconds = change.maxRunSeconds;
+    if (change.dailyBudgetUsd !== undefined) columns.quotaDailyBudgetUsd = change.dailyBudgetUsd;
     const user = await this.database.transaction(async (manager) => {
       const now = this.clock.now().toISOString();
       await manager
@@ -241,7 +303,7 @@ export class QuotaService {
     const runs = this.database.dataSource.getRepository(Run);
     const scoped = <T extends { andWhere(where: string, params?: object): T }>(query: T): T =>
       onlyUserId === undefined ? query : query.andWhere('run.userId = :onlyUserId', { onlyUserId });
-    const [active, daily] = await Promise.all([
+    const [active, daily, spent] = await Promise.all([
       scoped(
         runs
           .createQueryBuilder('run')
@@ -262,11 +324,22 @@ export class QuotaService {
       )
         .groupBy('run.userId')
         .getRawMany<{ userId: string; count: string | number }>(),
+      scoped(
+        runs
+          .createQueryBuilder('run')
+          .select('run.userId', 'userId')
+          .addSelect(`COALESCE(SUM(${costSql(this.database.isPostgres, 'run.result')}), 0)`, 'spent')
+          .where('run.finishedAt >= :since', { since })
+          .andWhere('run.result IS NOT NULL'),
+      )
+        .groupBy('run.userId')
+        .getRawMany<{ userId: string; spent: string | number | null }>(),
     ]);
-    const usage = new Map<string, { running: number; queued: number; daily: number }>();
-    const of = (id: string) => usage.get(id) ?? usage.set(id, { running: 0, queued: 0, daily: 0 }).get(id)!;
+    const usage = new Map<string, Usage>();
+    const of = (id: string) => usage.get(id) ?? usage.set(id, { running: 0, queued: 0, daily: 0, spentUsd: 0 }).get(id)!;
     for (const row of active) of(row.userId)[row.status === 'running' ? 'running' : 'queued'] = Number(row.count);
     for (const row of daily) of(row.userId).daily = Number(row.count);
+    for (const row of spent) of(row.userId).spentUsd = dollars(Number(row.spent ?? 0));
     return users.map((user) => ({
       userId: user.id,
       role: user.role,
@@ -277,13 +350,14 @@ export class QuotaService {
     }));
   }
 
-  private toSummary(limits: QuotaLimits, used: { running: number; queued: number; daily: number }): QuotaSummary {
+  private toSummary(limits: QuotaLimits, used: Usage): QuotaSummary {
     return {
       tier: limits.tier,
       concurrent: { used: used.running, limit: limits.concurrent },
       queued: { used: used.queued, limit: limits.queued },
       daily: { used: used.daily, limit: limits.daily, resetsAt: nextUtcMidnight(this.clock.now()).toISOString() },
       maxRunSeconds: limits.maxRunSeconds,
+      budget: { usedUsd: used.spentUsd, limitUsd: limits.dailyBudgetUsd },
     };
   }
 
@@ -291,8 +365,10 @@ export class QuotaService {
   private refuse(reason: RejectionReason, detail: string, limit: number, used: number, retryAfterSeconds: number, extra: Record<string, unknown> = {}): ProblemError {
     this.logger.debug(`admission refused: ${reason} (${used}/${limit})`);
     this.metrics.quotaRejected(reason);
+    // Dollars are not counts: the budget's figures have names of their own.
+    const usage = reason === 'budget_exhausted' ? { limitUsd: limit, usedUsd: used } : { limit, used };
     return new ProblemError(reason, detail, {
-      extensions: { limit, used, ...extra },
+      extensions: { ...usage, ...extra },
       headers: { 'Retry-After': String(Math.max(1, retryAfterSeconds)) },
     });
   }

@@ -11,6 +11,13 @@ export class DailyQuotaUsage extends QuotaUsage {
   resetsAt: string;
 }
 
+/** Dollars spent today against the daily budget. */
+export class BudgetUsage {
+  /** What the user's runs that finished since 00:00 UTC cost, as the agent (the Claude Agent SDK) estimated it. */
+  usedUsd: number;
+  limitUsd: number;
+}
+
 /** A user's limits and usage (API.md "Quota object"). */
 export class QuotaSummary {
   tier: Tier;
@@ -22,6 +29,8 @@ export class QuotaSummary {
   daily: DailyQuotaUsage;
   /** Longest `timeoutSeconds` a run may ask for. */
   maxRunSeconds: number;
+  /** Today's spend against the daily budget; it resets with `daily`. */
+  budget: BudgetUsage;
 }
 
 /** A user's own settings over their tier's figures; null where the tier's figure applies. */
@@ -31,6 +40,7 @@ export class QuotaOverrides {
   daily: number | null;
   queued: number | null;
   maxRunSeconds: number | null;
+  dailyBudgetUsd: number | null;
 }
 
 /** A user with their quota, for admins. */

@@ -10,12 +10,14 @@ export interface TierLimits {
   queued: number;
   /** Longest `timeoutSeconds` a run may ask for. */
   maxRunSeconds: number;
+  /** Dollars the user's runs may spend per UTC day, as the agents estimate their cost; also the most one run may ask for. */
+  dailyBudgetUsd: number;
 }
 
 export const TIERS: Record<Tier, TierLimits> = {
-  free: { concurrent: 1, daily: 10, queued: 5, maxRunSeconds: 1800 },
-  standard: { concurrent: 3, daily: 50, queued: 20, maxRunSeconds: 3600 },
-  premium: { concurrent: 10, daily: 200, queued: 50, maxRunSeconds: 7200 },
+  free: { concurrent: 1, daily: 10, queued: 5, maxRunSeconds: 1800, dailyBudgetUsd: 1 },
+  standard: { concurrent: 3, daily: 50, queued: 20, maxRunSeconds: 3600, dailyBudgetUsd: 20 },
+  premium: { concurrent: 10, daily: 200, queued: 50, maxRunSeconds: 7200, dailyBudgetUsd: 100 },
 };
 
 /** What each run of a tier may use (processes, open files, file size, address space); a profile can only lower these. */

@@ -11,6 +11,7 @@ export interface RunRow {
   workspace: string | null;
   model: string | null;
   timeout_seconds: number;
+  max_budget_usd: number | null;
   metadata: string;
   created_at: string;
   started_at: string | null;
@@ -30,7 +31,7 @@ export interface RunRow {
 
 /** Every column of a run but its diff, which is never loaded unless asked for. */
 export const RUN_COLUMNS =
-  'id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, started_at, finished_at, ' +
+  'id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, max_budget_usd, metadata, created_at, started_at, finished_at, ' +
   'exit_code, error, result, cancel_requested, node, pgid, pgid_started_at, last_seq, base_commit, worktree_removed_at, pull_request';
 
 function json<T>(text: string | null): T | null {
@@ -49,6 +50,7 @@ export function runFromRow(row: RunRow): Run {
     workspace: row.workspace,
     model: row.model,
     timeoutSeconds: row.timeout_seconds,
+    maxBudgetUsd: row.max_budget_usd,
     metadata: json<Record<string, unknown>>(row.metadata) ?? {},
     createdAt: row.created_at,
     startedAt: row.started_at,

@@ -18,6 +18,8 @@ export class RunView {
   workspace: string | null;
   model: string | null;
   timeoutSeconds: number;
+  /** The most the run may spend in USD (the agent's estimate), as asked at submit; null: what is left of its owner's daily budget when it starts. */
+  maxBudgetUsd: number | null;
   /** What the client sent at submit, returned as is. */
   metadata: Record<string, unknown>;
   createdAt: string;
@@ -78,6 +80,7 @@ export function toRunView(run: Run): RunView {
     workspace: run.workspace,
     model: run.model,
     timeoutSeconds: run.timeoutSeconds,
+    maxBudgetUsd: run.maxBudgetUsd,
     metadata: run.metadata,
     createdAt: run.createdAt,
     startedAt: run.startedAt,

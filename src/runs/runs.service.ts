@@ -44,8 +44,8 @@ const FIND_USER_RUN_SQL = `${FIND_RUN_SQL} AND user_id = ?`;
 
 /** A new run: queued, its first event (seq 1) inserted with it; every other column starts at its default. */
 const INSERT_RUN_SQL =
-  'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, metadata, created_at, last_seq, pull_request) ' +
-  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 1, ?)";
+  'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, max_budget_usd, metadata, created_at, last_seq, pull_request) ' +
+  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)";
 
 /** How much of a prompt a debug log shows. */
 const LOGGED_PROMPT_CHARS = 500;
@@ -105,7 +105,7 @@ export class RunsService {
       if (replay) return { replayed: replay.body as RunView };
       // Locked until the run is stored: a delete of the workspace either sees this run or happened before.
       if (request.workspace !== undefined) await this.workspaces.findForRun(manager, userId, request.workspace);
-      const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now);
+      const limits = await this.quota.admit(manager, userId, request.timeoutSeconds, now, request.maxBudgetUsd);
       const timeoutSeconds = request.timeoutSeconds ?? Math.min(profile.timeoutSeconds ?? this.defaultTimeout, limits.maxRunSeconds);
       const run = Object.assign(new Run(), {
         // Time-ordered (UUIDv7): a new run's rows land at the end of the id indexes, not on a random page of them.
@@ -118,6 +118,7 @@ export class RunsService {
         workspace: request.workspace ?? null,
         model: request.model ?? null,
         timeoutSeconds,
+        maxBudgetUsd: request.maxBudgetUsd ?? null,
         metadata,
         createdAt: now.toISOString(),
         startedAt: null,
@@ -143,6 +144,7 @@ export class RunsService {
         run.workspace,
         run.model,
         timeoutSeconds,
+        run.maxBudgetUsd,
         JSON.stringify(metadata),
         run.createdAt,
         pullRequest && JSON.stringify(pullRequest),

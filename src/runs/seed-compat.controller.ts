@@ -52,6 +52,7 @@ export class SeedCompatController {
     'spec_not_found',
     'run_conflict',
     'daily_limit',
+    'budget_exhausted',
     'queue_full',
     'concurrency_limit',
     'shutting_down',

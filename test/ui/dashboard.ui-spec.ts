@@ -196,11 +196,12 @@ describe('the dashboard in a browser', () => {
     const form = page.getByRole('form', { name: 'Quota of alice' });
     await form.getByLabel('Tier').selectOption('premium');
     await form.getByLabel('Runs per day').fill('123');
+    await form.getByLabel('Dollars per day').fill('2.5');
     await form.getByRole('button', { name: /Save/ }).click();
     await form.getByText('Saved.').waitFor();
     const users = await server.request('GET', '/api/v1/admin/users', { token: server.token('root', { admin: true }) });
     const alice = users.json.items.find((user: { userId: string }) => user.userId === 'alice');
-    expect(alice).toMatchObject({ tier: 'premium', daily: { limit: 123 }, overrides: { tier: 'premium', daily: 123 } });
+    expect(alice).toMatchObject({ tier: 'premium', daily: { limit: 123 }, budget: { limitUsd: 2.5 }, overrides: { tier: 'premium', daily: 123, dailyBudgetUsd: 2.5 } });
     await page.getByRole('link', { name: 'Nodes and queue' }).click();
     await page.getByRole('heading', { name: /Node test-node/ }).waitFor();
     await page.getByRole('cell', { name: 'database' }).waitFor();

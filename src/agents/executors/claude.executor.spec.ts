@@ -58,6 +58,11 @@ describe('claude executor options', () => {
     expect(claudeOptions(request({ model: 'run-model' }), server).model).toBe('run-model');
   });
 
+  it("passes the run's budget as the SDK's maxBudgetUsd, and none when the run has none", () => {
+    expect(claudeOptions(request({ budgetUsd: 0.25 }), server).maxBudgetUsd).toBe(0.25);
+    expect(claudeOptions(request(), server)).not.toHaveProperty('maxBudgetUsd');
+  });
+
   it("leaves what the profile does not set to Claude Code's defaults", () => {
     const bare = { ...profile, model: null, maxTurns: null, allowedTools: null, appendSystemPrompt: null };
     const options = claudeOptions(request({ profile: bare }), server);
@@ -167,15 +172,15 @@ describe('claude message mapping', () => {
   });
 
   it.each([
-    ['error_max_turns', ['Reached maximum number of turns (1)'], 'Reached maximum number of turns (1)'],
-    ['error_during_execution', [], 'the agent stopped with error_during_execution'],
-    ['error_max_budget_usd', ['over budget', 'stopped'], 'over budget; stopped'],
-  ])('records an %s result as the run error', (subtype, errors, message) => {
+    ['error_max_turns', ['Reached maximum number of turns (1)'], 'error_max_turns', 'Reached maximum number of turns (1)'],
+    ['error_during_execution', [], 'error_during_execution', 'the agent stopped with error_during_execution'],
+    ['error_max_budget_usd', ['over budget', 'stopped'], 'budget_exceeded', 'over budget; stopped'],
+  ])('records an %s result as the run error', (subtype, errors, code, message) => {
     const { events, outcome } = replay([
       { type: 'result', subtype, is_error: true, num_turns: 1, total_cost_usd: 0.002, usage: { input_tokens: 120, output_tokens: 30 }, errors },
     ]);
     expect(events).toEqual([{ type: 'result', data: { costUsd: 0.002, inputTokens: 120, outputTokens: 30, turns: 1 } }]);
-    expect(outcome.error).toEqual({ code: subtype, message });
+    expect(outcome.error).toEqual({ code, message });
   });
 
   it('records a success result that is an error (an API error) as agent_error with its text', () => {

@@ -47,7 +47,7 @@ function claudeRuntimePaths(): string[] {
   return runtimePaths;
 }
 
-/** The Claude Agent SDK options for a run: the profile's, with the run's workspace and model. */
+/** The Claude Agent SDK options for a run: the profile's, with the run's workspace, model and budget. */
 export function claudeOptions(request: ExecutionRequest<ClaudeProfile>, source: NodeJS.ProcessEnv = process.env): Options {
   const { profile } = request;
   const model = request.model ?? profile.model;
@@ -55,6 +55,8 @@ export function claudeOptions(request: ExecutionRequest<ClaudeProfile>, source: 
     cwd: request.cwd,
     ...(model ? { model } : {}),
     ...(profile.maxTurns ? { maxTurns: profile.maxTurns } : {}),
+    // The SDK ends the query with an `error_max_budget_usd` result once its cost estimate passes this.
+    ...(request.budgetUsd !== undefined ? { maxBudgetUsd: request.budgetUsd } : {}),
     ...(profile.allowedTools ? { allowedTools: profile.allowedTools } : {}),
     disallowedTools: profile.disallowedTools,
     permissionMode: profile.permissionMode,

@@ -15,6 +15,8 @@ export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   readOnly: string[];
   /** The run's resource limits: its tier's, lowered by its profile's. */
   limits: ResourceLimits;
+  /** The most the run may spend in USD, as the agent estimates it: the claude executor stops there; a command agent is not told. */
+  budgetUsd?: number;
   graceMs: number;
   onEvent(type: RunEventType, data: Record<string, unknown>): void;
 }

@@ -94,6 +94,12 @@ const jsonlParser: OutputParser = {
   },
 };
 
+/** Error subtypes of Claude Code's result with a code of our own; the others keep theirs (`error_max_turns`, …). */
+const CLAUDE_ERROR_CODES = new Map([
+  // The run's budget (the SDK's maxBudgetUsd, Claude Code's --max-budget-usd) is spent.
+  ['error_max_budget_usd', 'budget_exceeded'],
+]);
+
 /**
  * One Claude Code message (a line of `--output-format stream-json`, or a
  * Claude Agent SDK message: the same objects) as run events: assistant text,
@@ -131,7 +137,7 @@ export function claudeMessageEvents(value: Json, outcome: ParsedOutcome): Parsed
         // Error subtypes (error_max_turns, error_during_execution, …) carry `errors`; a failed `success` carries its text in `result`.
         const errors = Array.isArray(value.errors) ? value.errors.filter((error): error is string => typeof error === 'string') : [];
         outcome.error = {
-          code: subtype.startsWith('error') ? subtype : 'agent_error',
+          code: CLAUDE_ERROR_CODES.get(subtype) ?? (subtype.startsWith('error') ? subtype : 'agent_error'),
           message: str(value.result) ?? (errors.length > 0 ? errors.join('; ') : `the agent stopped with ${subtype || 'an error'}`),
         };
       }

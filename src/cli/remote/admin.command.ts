@@ -1,6 +1,6 @@
 import type { components } from '@autocode/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { describeUserQuota, overrideValue, USER_COLUMNS, userRow, CLEAR, type Setting } from '../../quota/quota-format.js';
+import { budgetLine, budgetOverrideValue, describeUserQuota, overrideValue, USER_COLUMNS, userRow, CLEAR, type Setting } from '../../quota/quota-format.js';
 import type { UserQuotaView } from '../../quota/quota.view.js';
 import { CliError, printJson, printTable } from '../../common/cli-output.js';
 import { connect } from './connection.js';
@@ -75,7 +75,7 @@ function quotaCommand(): Command {
       if (options.user === undefined) {
         const own = await connect(options.context).client.getQuota();
         if (options.json) return printJson(own);
-        process.stdout.write(`tier        ${own.tier}\nconcurrent  ${own.concurrent.used}/${own.concurrent.limit}\nqueued      ${own.queued.used}/${own.queued.limit}\ndaily       ${own.daily.used}/${own.daily.limit}, resets ${own.daily.resetsAt}\nmax run     ${own.maxRunSeconds}s\n`);
+        process.stdout.write(`tier        ${own.tier}\nconcurrent  ${own.concurrent.used}/${own.concurrent.limit}\nqueued      ${own.queued.used}/${own.queued.limit}\ndaily       ${own.daily.used}/${own.daily.limit}, resets ${own.daily.resetsAt}\nmax run     ${own.maxRunSeconds}s\nbudget      ${budgetLine(own.budget)}\n`);
         return;
       }
       const view = (await users(options.context)).find((user) => user.userId === options.user);
@@ -91,11 +91,12 @@ function quotaCommand(): Command {
     .option('--daily <n>', 'runs per UTC day', setting((v) => overrideValue(v, '--daily', 0)))
     .option('--queued <n>', 'runs waiting at once', setting((v) => overrideValue(v, '--queued', 0)))
     .option('--max-run-seconds <n>', 'longest run timeout allowed', setting((v) => overrideValue(v, '--max-run-seconds', 1)))
+    .option('--daily-budget-usd <usd>', 'dollars the runs may spend per UTC day', setting((v) => budgetOverrideValue(v, '--daily-budget-usd')))
     .addOption(contextOption())
     .action(async (options: { context?: string; user?: string } & Record<string, Setting<number> | string | undefined>) => {
       const { context, user, ...settings } = options;
       if (user === undefined) throw new CliError("required option '--user <id>' not specified", EXIT.usage);
-      if (Object.keys(settings).length === 0) throw new CliError('nothing to set: give --tier, --concurrent, --daily, --queued or --max-run-seconds', EXIT.usage);
+      if (Object.keys(settings).length === 0) throw new CliError('nothing to set: give --tier, --concurrent, --daily, --queued, --max-run-seconds or --daily-budget-usd', EXIT.usage);
       const body = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === CLEAR ? null : value])) as UpdateQuota;
       const answer = await connect(context).client.PUT('/api/v1/admin/users/{id}/quota', { params: { path: { id: user } }, body });
       if (!answer.response.ok || !answer.data) throw errorOf(answer);

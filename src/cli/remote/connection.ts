@@ -32,6 +32,11 @@ export function positiveInteger(value: string): number {
   return Number(value);
 }
 
+export function dollars(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('an amount of dollars such as 2.50 is expected');
+  return Number(value);
+}
+
 export function keyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const at = value.indexOf('=');
   if (at < 1) throw new InvalidArgumentError('expected key=value');

@@ -1,7 +1,7 @@
 import type { AutocodeClient, SubmitRunBody } from '@autocode/client';
 import { Command, Option } from 'commander';
 import { CliError } from '../../common/cli-output.js';
-import { connect, keyValue, positiveInteger, readStdin } from './connection.js';
+import { connect, dollars, keyValue, positiveInteger, readStdin } from './connection.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { followToEnd } from './follow.js';
 import { outputMode, RunPrinter } from './render.js';
@@ -11,6 +11,7 @@ interface RunOptions {
   workspace?: string;
   spec?: string;
   timeout?: number;
+  maxBudgetUsd?: number;
   model?: string;
   metadata?: Record<string, string>;
   idempotencyKey?: string;
@@ -40,6 +41,7 @@ export function runCommand(): Command {
     .option('--workspace <name>', 'named workspace to run in (changes land on branch autocode/<run id>)')
     .option('--spec <id>', 'a spec of the workspace, instead of or besides the prompt')
     .addOption(new Option('--timeout <seconds>', 'stop the agent after this long').argParser(positiveInteger))
+    .addOption(new Option('--max-budget-usd <usd>', "stop a claude agent once it has spent this much (at most your daily budget)").argParser(dollars))
     .option('--model <model>', 'model for the agent')
     .option('--metadata <key=value>', 'metadata returned with the run (repeatable)', keyValue)
     .option('--idempotency-key <key>', 'a retried submit with the same key and body answers the first run')
@@ -85,6 +87,7 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
     ...(options.workspace !== undefined && { workspace: options.workspace }),
     ...(options.spec !== undefined && { specId: options.spec }),
     ...(options.timeout !== undefined && { timeoutSeconds: options.timeout }),
+    ...(options.maxBudgetUsd !== undefined && { maxBudgetUsd: options.maxBudgetUsd }),
     ...(options.model !== undefined && { model: options.model }),
     ...(options.metadata !== undefined && { metadata: options.metadata }),
     ...(options.pr && { pullRequest: { open: true, ...(options.prDraft && { draft: true }), ...(options.prBase !== undefined && { base: options.prBase }) } }),

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { budgetLine } from '../../quota/quota-format.js';
 import { CliError, printJson } from '../../common/cli-output.js';
 import { clientFor, readStdin } from './connection.js';
 import { contextFilePath, DEFAULT_CONTEXT, normalizeServer, readContextFile, resolveContext, writeContextFile } from './contexts.js';
@@ -75,6 +76,7 @@ function whoamiCommand(): Command {
           `queued:     ${quota.queued.used} of ${quota.queued.limit}`,
           `today:      ${quota.daily.used} of ${quota.daily.limit} runs (resets ${quota.daily.resetsAt})`,
           `max run:    ${quota.maxRunSeconds} s`,
+          `budget:     ${budgetLine(quota.budget)} (estimated)`,
         ].join('\n') + '\n',
       );
     });

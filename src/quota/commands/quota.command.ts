@@ -2,7 +2,7 @@ import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { CliError, printJson, printTable } from '../../common/cli-output.js';
 import type { Tier } from '../../config/configuration.js';
 import { QuotaService, type QuotaChange } from '../quota.service.js';
-import { CLEAR, describeUserQuota, overrideValue, USER_COLUMNS, userRow, type Setting } from '../quota-format.js';
+import { budgetOverrideValue, CLEAR, describeUserQuota, overrideValue, USER_COLUMNS, userRow, type Setting } from '../quota-format.js';
 import { isTier } from '../tiers.js';
 
 function requireUser(user: string | undefined): string {
@@ -67,6 +67,7 @@ interface QuotaSetOptions {
   daily?: Setting<number>;
   queued?: Setting<number>;
   maxRunSeconds?: Setting<number>;
+  dailyBudgetUsd?: Setting<number>;
 }
 
 @SubCommand({ name: 'set', description: 'set or clear ("default") quota overrides of a user' })
@@ -77,7 +78,7 @@ export class QuotaSetCommand extends CommandRunner {
 
   async run(_args: string[], options: QuotaSetOptions): Promise<void> {
     const { user, ...settings } = options;
-    if (Object.keys(settings).length === 0) throw new CliError('nothing to set: give --tier, --concurrent, --daily, --queued or --max-run-seconds', 2);
+    if (Object.keys(settings).length === 0) throw new CliError('nothing to set: give --tier, --concurrent, --daily, --queued, --max-run-seconds or --daily-budget-usd', 2);
     const change = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === CLEAR ? null : value])) as QuotaChange;
     process.stdout.write(describeUserQuota(await this.quota.change(requireUser(user), change)));
   }
@@ -112,6 +113,11 @@ export class QuotaSetCommand extends CommandRunner {
   @Option({ flags: '--max-run-seconds <n>', description: 'longest run timeout allowed' })
   parseMaxRunSeconds(value: string): Setting<number> {
     return overrideValue(value, '--max-run-seconds', 1);
+  }
+
+  @Option({ flags: '--daily-budget-usd <usd>', description: 'dollars the runs may spend per UTC day' })
+  parseDailyBudgetUsd(value: string): Setting<number> {
+    return budgetOverrideValue(value, '--daily-budget-usd');
   }
 }
 

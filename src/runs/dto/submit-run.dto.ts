@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { Equals, IsBoolean, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { Equals, IsBoolean, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { GIT_BRANCH, GIT_BRANCH_MESSAGE } from '../../common/git-names.js';
 import { MaxUtf8Bytes, MultiLineText } from '../../common/text-input.js';
 
@@ -46,6 +46,10 @@ export class SubmitRunDto {
 
   @IsOptional() @IsInt() @Min(1) @Max(7 * 24 * 3600)
   timeoutSeconds?: number;
+
+  /** The most the run may spend in USD, as the agent estimates it (claude runs stop there, `budget_exceeded`): at least 0.01, at most the user's daily budget (else 400 `budget_exceeds_quota`). It starts with the smaller of this and what is left of today's budget. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0.01) @Max(1_000_000)
+  maxBudgetUsd?: number;
 
   @IsOptional() @IsObject() @MultiLineText()
   metadata?: Record<string, unknown>;

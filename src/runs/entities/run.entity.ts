@@ -84,6 +84,10 @@ export class Run {
   @Column({ name: 'timeout_seconds', type: 'integer' })
   timeoutSeconds: number;
 
+  /** The most the run may spend in USD, as asked at submit; null: what its owner has left of today's budget. */
+  @Column({ name: 'max_budget_usd', type: 'double precision', nullable: true })
+  maxBudgetUsd: number | null;
+
   @Column({ type: 'simple-json' })
   metadata: Record<string, unknown>;
 

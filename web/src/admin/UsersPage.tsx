@@ -13,6 +13,7 @@ const FIGURES = [
   ['queued', 'Queued at once'],
   ['daily', 'Runs per day'],
   ['maxRunSeconds', 'Longest run (s)'],
+  ['dailyBudgetUsd', 'Dollars per day'],
 ] as const;
 
 export default function UsersPage() {
@@ -74,7 +75,7 @@ function UserCard({ user }: { user: UserQuota }) {
           <h2 className="mono">{user.userId}</h2>
           <span className="muted">
             {user.role} · tier {user.tier} · running {user.concurrent.used}/{user.concurrent.limit} · queued {user.queued.used}/{user.queued.limit} · today {user.daily.used}/
-            {user.daily.limit}
+            {user.daily.limit} · ${user.budget.usedUsd.toFixed(2)} of ${user.budget.limitUsd.toFixed(2)}
           </span>
         </div>
         <div className="row">
@@ -96,6 +97,8 @@ function UserCard({ user }: { user: UserQuota }) {
                 id={`${id}-${key}`}
                 type="number"
                 min={0}
+                // Dollars take cents; the other figures are whole numbers.
+                step={key === 'dailyBudgetUsd' ? 'any' : undefined}
                 placeholder="tier's"
                 value={figures[key]}
                 onChange={(event) => setFigures((current) => ({ ...current, [key]: event.target.value }))}

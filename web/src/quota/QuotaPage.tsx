@@ -40,6 +40,7 @@ export default function QuotaPage() {
         <Meter label="Running" used={data.concurrent.used} limit={data.concurrent.limit} />
         <Meter label="Queued" used={data.queued.used} limit={data.queued.limit} />
         <Meter label="Today" used={data.daily.used} limit={data.daily.limit} note={`resets ${formatTime(data.daily.resetsAt)}`} />
+        <Meter label="Budget today" used={Math.round(data.budget.usedUsd * 100) / 100} limit={data.budget.limitUsd} note="USD, as the agents estimate it" />
       </div>
     </section>
   );

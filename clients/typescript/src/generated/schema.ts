@@ -727,9 +727,13 @@ export interface components {
             limit?: number;
             /** @description `daily_limit`, `queue_full`, `concurrency_limit`: the user's usage counted against `limit`. */
             used?: number;
+            /** @description `budget_exhausted`, `budget_exceeds_quota`: the user's daily budget, in USD. */
+            limitUsd?: number;
+            /** @description `budget_exhausted`: what the user's runs that finished today cost, in USD (the agents' estimate). */
+            usedUsd?: number;
             /**
              * Format: date-time
-             * @description `daily_limit`: when the daily count starts again (00:00 UTC).
+             * @description `daily_limit`, `budget_exhausted`: when the daily count and budget start again (00:00 UTC).
              */
             resetsAt?: string;
             /** @description `unknown_agent`: the agent profiles this server offers. */
@@ -879,6 +883,11 @@ export interface components {
              */
             resetsAt: string;
         };
+        BudgetUsage: {
+            /** @description What the user's runs that finished since 00:00 UTC cost, as the agent (the Claude Agent SDK) estimated it. */
+            usedUsd: number;
+            limitUsd: number;
+        };
         /**
          * @example {
          *       "tier": "standard",
@@ -895,7 +904,11 @@ export interface components {
          *         "limit": 50,
          *         "resetsAt": "2026-11-25T00:00:00.000Z"
          *       },
-         *       "maxRunSeconds": 3600
+         *       "maxRunSeconds": 3600,
+         *       "budget": {
+         *         "usedUsd": 3.17,
+         *         "limitUsd": 20
+         *       }
          *     }
          */
         QuotaSummary: {
@@ -909,6 +922,8 @@ export interface components {
             daily: components["schemas"]["DailyQuotaUsage"];
             /** @description Longest `timeoutSeconds` a run may ask for. */
             maxRunSeconds: number;
+            /** @description Today's spend against the daily budget; it resets with `daily`. */
+            budget: components["schemas"]["BudgetUsage"];
         };
         QuotaOverrides: {
             /** @enum {string|null} */
@@ -917,6 +932,7 @@ export interface components {
             daily: number | null;
             queued: number | null;
             maxRunSeconds: number | null;
+            dailyBudgetUsd: number | null;
         };
         UserQuotaView: {
             /** @enum {string} */
@@ -929,6 +945,8 @@ export interface components {
             daily: components["schemas"]["DailyQuotaUsage"];
             /** @description Longest `timeoutSeconds` a run may ask for. */
             maxRunSeconds: number;
+            /** @description Today's spend against the daily budget; it resets with `daily`. */
+            budget: components["schemas"]["BudgetUsage"];
             userId: string;
             /** @enum {string} */
             role: "user" | "admin";
@@ -954,6 +972,8 @@ export interface components {
             daily?: number | null;
             queued?: number | null;
             maxRunSeconds?: number | null;
+            /** @description Dollars the user's runs may spend per UTC day. */
+            dailyBudgetUsd?: number | null;
         };
         SubmitPullRequestDto: {
             /** @description Must be true: open a pull request (GitHub) or merge request (GitLab) when the run succeeds with changes. */
@@ -968,6 +988,7 @@ export interface components {
          *       "prompt": "Fix the failing test in src/parser.ts",
          *       "workspace": "my-service",
          *       "timeoutSeconds": 600,
+         *       "maxBudgetUsd": 2,
          *       "metadata": {
          *         "ci": "build-42"
          *       }
@@ -981,6 +1002,8 @@ export interface components {
             workspace?: string;
             model?: string;
             timeoutSeconds?: number;
+            /** @description The most the run may spend in USD, as the agent estimates it (claude runs stop there, `budget_exceeded`): at least 0.01, at most the user's daily budget (else 400 `budget_exceeds_quota`). It starts with the smaller of this and what is left of today's budget. */
+            maxBudgetUsd?: number;
             metadata?: {
                 [key: string]: unknown;
             };
@@ -1012,6 +1035,7 @@ export interface components {
          *       "workspace": "my-service",
          *       "model": "claude-sonnet-4-5",
          *       "timeoutSeconds": 600,
+         *       "maxBudgetUsd": 2,
          *       "metadata": {
          *         "ci": "build-42"
          *       },
@@ -1056,6 +1080,8 @@ export interface components {
             workspace: string | null;
             model: string | null;
             timeoutSeconds: number;
+            /** @description The most the run may spend in USD (the agent's estimate), as asked at submit; null: what is left of its owner's daily budget when it starts. */
+            maxBudgetUsd: number | null;
             /** @description What the client sent at submit, returned as is. */
             metadata: {
                 [key: string]: unknown;
@@ -3348,7 +3374,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Bad Request: `validation_failed`, `unknown_agent`, `timeout_exceeds_quota` */
+            /** @description Bad Request: `validation_failed`, `unknown_agent`, `timeout_exceeds_quota`, `budget_exceeds_quota` */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
@@ -3360,7 +3386,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        code?: "validation_failed" | "unknown_agent" | "timeout_exceeds_quota";
+                        code?: "validation_failed" | "unknown_agent" | "timeout_exceeds_quota" | "budget_exceeds_quota";
                     };
                 };
             };
@@ -3473,7 +3499,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too Many Requests: `daily_limit`, `queue_full`, `concurrency_limit`, `rate_limited` */
+            /** @description Too Many Requests: `daily_limit`, `budget_exhausted`, `queue_full`, `concurrency_limit`, `rate_limited` */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -3486,7 +3512,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        code?: "daily_limit" | "queue_full" | "concurrency_limit" | "rate_limited";
+                        code?: "daily_limit" | "budget_exhausted" | "queue_full" | "concurrency_limit" | "rate_limited";
                     };
                 };
             };
@@ -4437,7 +4463,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Too Many Requests: `daily_limit`, `queue_full`, `concurrency_limit`, `rate_limited` */
+            /** @description Too Many Requests: `daily_limit`, `budget_exhausted`, `queue_full`, `concurrency_limit`, `rate_limited` */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -4450,7 +4476,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
-                        code?: "daily_limit" | "queue_full" | "concurrency_limit" | "rate_limited";
+                        code?: "daily_limit" | "budget_exhausted" | "queue_full" | "concurrency_limit" | "rate_limited";
                     };
                 };
             };
