@@ -20,6 +20,7 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
     timeoutSeconds: 600,
     maxBudgetUsd: 2,
     metadata: { ci: 'build-42' },
+    parentRunId: null,
     createdAt: '2026-11-24T07:09:26.693Z',
     startedAt: '2026-11-24T07:09:26.781Z',
     finishedAt: '2026-11-24T07:11:02.120Z',

@@ -162,7 +162,7 @@ describe('the OpenAPI document as a contract', () => {
     github = await startForgeStub('github');
     // `planner`, a seed agent_type, sleeps here, so a seed task stays running long enough to conflict.
     server = await startTestServer({
-      agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper! },
+      agents: { ...FIXTURE_AGENTS, planner: FIXTURE_AGENTS.sleeper!, resumable: { ...FIXTURE_AGENTS.fast!, resumeCommand: ['/bin/echo', 'again {prompt}'] } },
       env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', FORGE_ALLOW_PRIVATE_NETWORKS: 'true', WORKSPACE_REPO_SCHEMES: 'file,https', WORKSPACE_FILE_ROOTS: repos },
     });
     limited = await startTestServer({ agents: FIXTURE_AGENTS, env: { RATE_LIMIT_PER_MINUTE: '2', QUOTA_OVERFLOW: 'reject' } });
@@ -191,6 +191,18 @@ describe('the OpenAPI document as a contract', () => {
     await call('get /api/v1/runs/{id}/logs', `/api/v1/runs/${runId}/logs`, { token: alice, expectStatus: 200 });
     await call('get /api/v1/runs/{id}/diff', `/api/v1/runs/${runId}/diff`, { token: alice, expectStatus: 404, code: 'diff_not_found' });
     await call('post /api/v1/runs/{id}/cancel', `/api/v1/runs/${runId}/cancel`, { token: alice, expectStatus: 409, code: 'run_finished' });
+
+    // Messages: a follow-up of a profile with resumeCommand, none for one without, none to another user's run.
+    await call('post /api/v1/runs/{id}/messages', `/api/v1/runs/${runId}/messages`, { token: alice, body: { prompt: 'again' }, expectStatus: 409, code: 'follow_up_unsupported' });
+    await call('post /api/v1/runs/{id}/messages', `/api/v1/runs/${runId}/messages`, { token: server.token('mallory'), body: { prompt: 'again' }, expectStatus: 404, code: 'run_not_found' });
+    await call('post /api/v1/runs/{id}/messages', `/api/v1/runs/${runId}/messages`, { token: alice, body: { prompt: ' ' }, expectStatus: 400, code: 'validation_failed' });
+    const root = (await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'resumable', prompt: 'root' }, expectStatus: 202 })).json.id as string;
+    await waitForStatus(server, alice, root, ['succeeded', 'failed']);
+    const followUp = await call('post /api/v1/runs/{id}/messages', `/api/v1/runs/${root}/messages`, { token: alice, body: { prompt: 'again' }, expectStatus: 202 });
+    expect(followUp.json.parentRunId).toBe(root);
+    await waitForStatus(server, alice, followUp.json.id as string, ['succeeded', 'failed']);
+    const thread = await call('get /api/v1/runs', `/api/v1/runs?thread=${root}`, { token: alice, expectStatus: 200 });
+    expect(thread.json.items.map((run: Json) => run.id)).toEqual([followUp.json.id, root]);
 
     // The stream: its content type is documented, and each frame's data is a RunEvent.
     const stream = await readSse(`${server.url}/api/v1/runs/${runId}/events`, { token: alice });

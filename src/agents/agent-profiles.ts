@@ -37,6 +37,8 @@ export interface CommandProfile extends ProfileBase {
   executor: 'command';
   /** argv template; `{prompt}`, `{model}` and `{runId}` are replaced inside an element, never split. */
   command: string[];
+  /** argv template of a follow-up (`POST /api/v1/runs/:id/messages` on a finished run), run in the same workspace; null: no follow-ups. */
+  resumeCommand: string[] | null;
   output: OutputFormat;
 }
 
@@ -66,7 +68,7 @@ const OUTPUTS: OutputFormat[] = ['text', 'jsonl', 'claude-stream-json'];
 const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', 'REDIS_URL', 'SECRETS_KEY']);
 const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model', 'sandbox', 'network', 'limits', 'readOnlyPaths'];
 const FIELDS: Record<AgentProfile['executor'], Set<string>> = {
-  command: new Set([...COMMON_FIELDS, 'command', 'output']),
+  command: new Set([...COMMON_FIELDS, 'command', 'resumeCommand', 'output']),
   claude: new Set([...COMMON_FIELDS, 'maxTurns', 'allowedTools', 'disallowedTools', 'permissionMode', 'appendSystemPrompt']),
 };
 const MAX_APPENDED_PROMPT = 20_000;
@@ -155,6 +157,7 @@ export const BUILT_IN_PROFILES: AgentProfile[] = [
     executor: 'command',
     description: `Claude Code CLI in print mode, streaming its JSON events (${CLAUDE_NEEDS})`,
     command: ['claude', '-p', '{prompt}', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'],
+    resumeCommand: null,
     output: 'claude-stream-json',
     env: ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
     timeoutSeconds: null,
@@ -166,6 +169,7 @@ export const BUILT_IN_PROFILES: AgentProfile[] = [
     executor: 'command',
     description: 'OpenAI Codex CLI, non-interactive, JSON lines (needs OPENAI_API_KEY)',
     command: ['codex', 'exec', '--json', '{prompt}'],
+    resumeCommand: null,
     output: 'jsonl',
     env: ['OPENAI_API_KEY'],
     timeoutSeconds: null,
@@ -249,15 +253,22 @@ function parseSandboxFields(where: string, profile: Record<string, unknown>): Pi
   return { sandbox, network, limits: limits as Partial<ResourceLimits>, readOnlyPaths: readOnlyPaths.map((path) => normalize(path)) };
 }
 
-function parseCommandFields(where: string, profile: Record<string, unknown>): Pick<CommandProfile, 'executor' | 'command' | 'output'> {
+function parseCommandFields(where: string, profile: Record<string, unknown>): Pick<CommandProfile, 'executor' | 'command' | 'resumeCommand' | 'output'> {
   const command = profile.command;
   if (!Array.isArray(command) || command.length === 0 || !command.every((arg) => typeof arg === 'string')) {
     fail(`${where}.command`, 'must be a non-empty list of strings (an argv; no shell is used)');
   }
   if ((command[0] as string).length === 0) fail(`${where}.command[0]`, 'must name a program');
+  const resumeCommand = profile.resumeCommand;
+  if (
+    resumeCommand !== undefined &&
+    (!Array.isArray(resumeCommand) || resumeCommand.length === 0 || !resumeCommand.every((arg) => typeof arg === 'string') || (resumeCommand[0] as string).length === 0)
+  ) {
+    fail(`${where}.resumeCommand`, 'must be a non-empty list of strings naming a program first (an argv; no shell is used)');
+  }
   const output = profile.output ?? 'text';
   if (!OUTPUTS.includes(output as OutputFormat)) fail(`${where}.output`, `must be one of ${OUTPUTS.join(', ')}`);
-  return { executor: 'command', command: command as string[], output: output as OutputFormat };
+  return { executor: 'command', command: command as string[], resumeCommand: (resumeCommand as string[] | undefined) ?? null, output: output as OutputFormat };
 }
 
 function parseClaudeFields(

@@ -7,6 +7,7 @@ import { ClaudeExecutor } from './executors/claude.executor.js';
 import { CommandExecutor } from './executors/command.executor.js';
 import { Executor } from './executors/executor.js';
 import { RoutingExecutor } from './executors/routing.executor.js';
+import { SessionTranscripts } from './executors/session-store.js';
 
 export interface AgentsModuleOptions {
   /** This process runs agents (the server with ROLE all or worker). */
@@ -28,10 +29,11 @@ export class AgentsModule {
         AgentProfilesService,
         SandboxService,
         CommandExecutor,
+        SessionTranscripts,
         ClaudeExecutor,
         { provide: Executor, useClass: RoutingExecutor },
       ],
-      exports: [RUNS_AGENTS, AgentProfilesService, SandboxService, Executor],
+      exports: [RUNS_AGENTS, AgentProfilesService, SandboxService, Executor, SessionTranscripts],
     };
   }
 }

@@ -21,6 +21,8 @@ export const PROBLEM_STATUS = {
   run_not_found: HttpStatus.NOT_FOUND,
   run_finished: HttpStatus.CONFLICT,
   run_conflict: HttpStatus.CONFLICT,
+  // A message to a run whose agent cannot take it (a `command` profile without `resumeCommand`).
+  follow_up_unsupported: HttpStatus.CONFLICT,
   diff_not_found: HttpStatus.NOT_FOUND,
   workspace_not_found: HttpStatus.NOT_FOUND,
   workspace_exists: HttpStatus.CONFLICT,

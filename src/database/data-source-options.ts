@@ -13,9 +13,20 @@ import { Sessions1768000000000 } from './migrations/1768000000000-sessions.js';
 import { Forge1768100000000 } from './migrations/1768100000000-forge.js';
 import { Nodes1769500000000 } from './migrations/1769500000000-nodes.js';
 import { Budgets1769600000000 } from './migrations/1769600000000-budgets.js';
+import { FollowUps1770000000000 } from './migrations/1770000000000-follow-ups.js';
 
 export const ENTITIES = [User, Run, RunEvent, Workspace, Session, LoginLink];
-export const MIGRATIONS = [InitialSchema1764000000000, Workspaces1765000000000, IdempotencyKeys1766000000000, Webhooks1767000000000, Sessions1768000000000, Forge1768100000000, Nodes1769500000000, Budgets1769600000000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  Workspaces1765000000000,
+  IdempotencyKeys1766000000000,
+  Webhooks1767000000000,
+  Sessions1768000000000,
+  Forge1768100000000,
+  Nodes1769500000000,
+  Budgets1769600000000,
+  FollowUps1770000000000,
+];
 
 /** One options factory for the application, the CLI and the tests. `synchronize` is never on. */
 export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {

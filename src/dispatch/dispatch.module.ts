@@ -5,6 +5,7 @@ import { BullRunQueue, runsQueueProvider } from './bullmq/bull-run-queue.js';
 import { RunsProcessor } from './bullmq/runs.processor.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { RecoveryService } from './recovery.service.js';
+import { RunInboxesService } from './run-inboxes.service.js';
 import { RunRelayService } from './run-relay.service.js';
 import { LocalRunQueue, RunQueue } from './run-queue.js';
 import { RunSupervisor } from './run-supervisor.service.js';
@@ -44,8 +45,8 @@ export class DispatchModule {
       module: DispatchModule,
       global: true,
       imports: [WorkspaceModule, ...bull],
-      providers: [...queue, RunWorkspaces, RunSupervisor, RecoveryService, DispatcherService, ...relay],
-      exports: [RunQueue, DispatcherService, ...relay],
+      providers: [...queue, RunWorkspaces, RunInboxesService, RunSupervisor, RecoveryService, DispatcherService, ...relay],
+      exports: [RunQueue, DispatcherService, RunInboxesService, ...relay],
     };
   }
 }

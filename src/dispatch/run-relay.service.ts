@@ -4,12 +4,14 @@ import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/configuration.js';
 import { DispatcherService } from './dispatcher.service.js';
+import { RunInboxesService } from './run-inboxes.service.js';
 import { isFinal, type RunStatus } from '../runs/entities/run.entity.js';
 import { RunEventsService } from '../runs/run-events.service.js';
 import type { RunEventView } from '../runs/run.view.js';
 
 const EVENTS_CHANNEL = 'autocode:run-events';
 const CANCELS_CHANNEL = 'autocode:run-cancels';
+const MESSAGES_CHANNEL = 'autocode:run-messages';
 
 interface EventsMessage {
   from: string;
@@ -21,6 +23,9 @@ interface CancelMessage {
   from: string;
   runId: string;
 }
+
+/** A message was stored for a run (`run_messages`): the node running it reads it now. */
+type StoredMessage = CancelMessage;
 
 /**
  * With `REDIS_URL`, the nodes tell each other over Redis pub/sub what they have committed: a
@@ -47,6 +52,7 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     config: ConfigService<AppConfig, true>,
     private readonly events: RunEventsService,
     private readonly dispatcher: DispatcherService,
+    private readonly inboxes: RunInboxesService,
   ) {
     this.url = config.get('redis.url', { infer: true });
   }
@@ -83,9 +89,10 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     this.publisher.on('end', () => this.changed(false, 'connection closed'));
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
-    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
+    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL, MESSAGES_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
     this.events.relayTo((runId, events) => this.send(EVENTS_CHANNEL, { from: this.instance, runId, events } satisfies EventsMessage));
     this.dispatcher.relayCancels((runId) => this.send(CANCELS_CHANNEL, { from: this.instance, runId } satisfies CancelMessage));
+    this.inboxes.relayTo((runId) => this.send(MESSAGES_CHANNEL, { from: this.instance, runId } satisfies StoredMessage));
   }
 
   onApplicationShutdown(): void {
@@ -123,6 +130,8 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
       if (message.events.some((event) => event.type === 'status' && (event.data.status === 'queued' || isFinal(event.data.status as RunStatus)))) this.dispatcher.wake();
     } else if (channel === CANCELS_CHANNEL) {
       this.dispatcher.cancelLocal(message.runId);
+    } else if (channel === MESSAGES_CHANNEL) {
+      this.inboxes.receiveRelayed(message.runId);
     }
   }
 }

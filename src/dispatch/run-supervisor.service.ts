@@ -13,6 +13,7 @@ import { signalGroup } from '../agents/executors/process-group.js';
 import { Run, type RunError, type RunResult, type RunStatus } from '../runs/entities/run.entity.js';
 import { RunEventsService } from '../runs/run-events.service.js';
 import { toRunView, type RunEventView } from '../runs/run.view.js';
+import { RunInboxesService } from './run-inboxes.service.js';
 import { RunWorkspaces } from './run-workspaces.js';
 
 type StopStatus = 'cancelled' | 'timed_out';
@@ -80,6 +81,7 @@ export class RunSupervisor {
     private readonly sandbox: SandboxService,
     private readonly webhooks: WebhooksService,
     private readonly workspaces: RunWorkspaces,
+    private readonly inboxes: RunInboxesService,
   ) {
     this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
   }
@@ -117,6 +119,7 @@ export class RunSupervisor {
       .catch((error: Error) => this.logger.error(`run ${run.id} could not be recorded: ${error.message}`))
       .finally(() => {
         if (entry.timer) clearTimeout(entry.timer);
+        this.inboxes.close(run.id);
         this.events.untrack(run.id);
         this.active.delete(run.id);
       });
@@ -179,6 +182,8 @@ export class RunSupervisor {
       budgetUsd: entry.budgetUsd,
       graceMs: this.graceMs,
       onEvent: (type, data) => this.events.append(run.id, type, data),
+      parentRunId: run.parentRunId,
+      inbox: this.inboxes.inboxFor(run.id),
     });
     entry.execution = execution;
     if (execution.pgid !== null) {

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { cp } from 'node:fs/promises';
 import type { AppConfig } from '../config/configuration.js';
 import { DatabaseService } from '../database/database.service.js';
 import { Run } from '../runs/entities/run.entity.js';
@@ -23,11 +24,19 @@ export class RunWorkspaces {
 
   /**
    * A fresh empty directory, or for a run on a named workspace a worktree of
-   * it on branch `autocode/<run id>` from the workspace's current HEAD.
+   * it on branch `autocode/<run id>` from the workspace's current HEAD. A
+   * follow-up continues where its parent left off: its branch starts from the
+   * tip of the parent's branch (its diff is then what the follow-up changed),
+   * and without a named workspace its directory starts as a copy of the parent's.
    */
   async prepare(run: Run): Promise<{ cwd: string; home: string; readOnly: string[] }> {
-    if (run.workspace === null) return { ...(await this.workspaces.prepareRun(run.userId, run.id)), readOnly: [] };
-    const base = await this.worktrees.head(run.userId, run.workspace);
+    if (run.workspace === null) {
+      const prepared = await this.workspaces.prepareRun(run.userId, run.id);
+      if (run.parentRunId !== null) await cp(this.workspaces.runDir(run.userId, run.parentRunId), prepared.cwd, { recursive: true, force: false, errorOnExist: false }).catch(() => undefined);
+      return { ...prepared, readOnly: [] };
+    }
+    const parentHead = run.parentRunId !== null ? await this.worktrees.runHead(run.userId, run.workspace, run.parentRunId) : null;
+    const base = parentHead ?? (await this.worktrees.head(run.userId, run.workspace));
     // Stored before the worktree exists: whatever happens next, the run's end and the retention sweep know of it.
     await this.database.dataSource.getRepository(Run).update({ id: run.id }, { baseCommit: base });
     run.baseCommit = base;

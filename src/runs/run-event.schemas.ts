@@ -34,6 +34,11 @@ const EVENT_DATA: Record<RunEventType, SchemaObject | ReferenceObject> = {
     },
   },
   result: { $ref: ref('RunResult') },
+  user_message: {
+    type: 'object',
+    required: ['prompt'],
+    properties: { prompt: { type: 'string', description: 'A message sent to the running agent (`POST /api/v1/runs/{id}/messages`), as it reached it' } },
+  },
 };
 
 /** The schema name of the event of one type: `RunStatusEvent`, `RunToolUseEvent`… */

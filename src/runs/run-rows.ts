@@ -27,12 +27,14 @@ export interface RunRow {
   base_commit: string | null;
   worktree_removed_at: string | null;
   pull_request: string | null;
+  parent_run_id: string | null;
+  thread_id: string | null;
 }
 
 /** Every column of a run but its diff, which is never loaded unless asked for. */
 export const RUN_COLUMNS =
   'id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, max_budget_usd, metadata, created_at, started_at, finished_at, ' +
-  'exit_code, error, result, cancel_requested, node, pgid, pgid_started_at, last_seq, base_commit, worktree_removed_at, pull_request';
+  'exit_code, error, result, cancel_requested, node, pgid, pgid_started_at, last_seq, base_commit, worktree_removed_at, pull_request, parent_run_id, thread_id';
 
 function json<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -66,5 +68,7 @@ export function runFromRow(row: RunRow): Run {
     baseCommit: row.base_commit,
     worktreeRemovedAt: row.worktree_removed_at,
     pullRequest: json<RunPullRequestState>(row.pull_request),
+    parentRunId: row.parent_run_id,
+    threadId: row.thread_id,
   };
 }

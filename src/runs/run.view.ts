@@ -38,6 +38,8 @@ export class RunView {
   pullRequest: RunPullRequest | null;
   /** Why the pull request asked for at submit (`pullRequest.open`) could not be opened. */
   pullRequestError: RunError | null;
+  /** The run this one follows up: it continued that run's session in the same workspace. */
+  parentRunId: string | null;
 }
 
 /** A page of runs, newest first. */
@@ -94,5 +96,6 @@ export function toRunView(run: Run): RunView {
     baseCommit: run.baseCommit,
     pullRequest: run.pullRequest?.opened ?? null,
     pullRequestError: run.pullRequest?.error ?? null,
+    parentRunId: run.parentRunId ?? null,
   };
 }

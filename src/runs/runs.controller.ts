@@ -8,7 +8,9 @@ import { ProblemError } from '../common/problem.js';
 import { ApiIdempotencyKey, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../idempotency/idempotency.decorators.js';
 import { IdempotencyService } from '../idempotency/idempotency.service.js';
 import { AdminListRunsQuery, ListRunsQuery, RunEventsQuery } from './dto/run-queries.dto.js';
+import { SendMessageDto } from './dto/send-message.dto.js';
 import { SubmitRunDto } from './dto/submit-run.dto.js';
+import { FollowUpsService } from './follow-ups.service.js';
 import { streamRunEvents } from './run-stream.js';
 import { RunEventsService } from './run-events.service.js';
 import { RunEventPage, type RunPage, type RunView } from './run.view.js';
@@ -24,6 +26,7 @@ export class RunsController {
     private readonly runs: RunsService,
     private readonly runEvents: RunEventsService,
     private readonly idempotency: IdempotencyService,
+    private readonly followUps: FollowUpsService,
   ) {}
 
   /**
@@ -91,6 +94,18 @@ export class RunsController {
   @ApiProblems('validation_failed', 'run_not_found', 'run_finished')
   cancel(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string): Promise<RunView> {
     return this.runs.cancel({ userId: user.id }, id);
+  }
+
+  /**
+   * Send a message to a run
+   *
+   * @remarks To a queued or running `claude` run: the message goes into its live session (recorded as a `user_message` event when it reaches the agent), and the answer is the run. To a finished run: a follow-up, a new run with `parentRunId` set, of the same agent in the same workspace, continuing the same session (or running the profile's `resumeCommand`), admitted by the quota like a submit. 409 `follow_up_unsupported` for a `command` profile without `resumeCommand`.
+   */
+  @Post(':id/messages')
+  @HttpCode(202)
+  @ApiProblems(...BODY_PROBLEMS, 'run_not_found', 'follow_up_unsupported', 'workspace_not_found', 'daily_limit', 'queue_full', 'concurrency_limit', 'shutting_down')
+  sendMessage(@CurrentUser() user: AuthUser, @Param('id', uuid) id: string, @Body() body: SendMessageDto): Promise<RunView> {
+    return this.followUps.send(user.id, id, body.prompt);
   }
 
   /**

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
 import { Run } from './entities/run.entity.js';
+import { FollowUpsService } from './follow-ups.service.js';
 import { AdminRunsController, RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
 import { SeedCompatController } from './seed-compat.controller.js';
@@ -16,7 +17,7 @@ export class RunsModule {
       global: true,
       imports: [TypeOrmModule.forFeature([Run]), WorkspaceModule, IdempotencyModule],
       controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController] : [],
-      providers: [RunsService],
+      providers: [RunsService, FollowUpsService],
       exports: [RunsService],
     };
   }

@@ -35,6 +35,8 @@ export interface RunFilter {
   q?: string;
   limit?: number;
   cursor?: string;
+  /** A thread: this root run and its follow-ups. */
+  thread?: string;
 }
 
 const LOG_PAGE = 1000;
@@ -46,6 +48,9 @@ const FIND_USER_RUN_SQL = `${FIND_RUN_SQL} AND user_id = ?`;
 const INSERT_RUN_SQL =
   'INSERT INTO runs (id, user_id, agent, status, prompt, spec_id, workspace, model, timeout_seconds, max_budget_usd, metadata, created_at, last_seq, pull_request) ' +
   "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)";
+
+/** A follow-up's link to the run it continues, written with the run. */
+const SET_PARENT_SQL = 'UPDATE runs SET parent_run_id = ?, thread_id = ? WHERE id = ?';
 
 /** How much of a prompt a debug log shows. */
 const LOGGED_PROMPT_CHARS = 500;
@@ -78,7 +83,12 @@ export class RunsService {
    * Queues a run. With an idempotency key, a retry of an accepted submit gets the
    * first answer again (`replayed`), creating nothing and counting against no quota.
    */
-  async submit(userId: string, request: SubmitRunDto, idempotent: IdempotentRequest | null = null): Promise<{ run: RunView; replayed: boolean }> {
+  async submit(
+    userId: string,
+    request: SubmitRunDto,
+    idempotent: IdempotentRequest | null = null,
+    parent: Pick<Run, 'id' | 'threadId'> | null = null,
+  ): Promise<{ run: RunView; replayed: boolean }> {
     if (this.dispatcher.isDraining) {
       throw new ProblemError('shutting_down', 'the server is shutting down; submit again once it is back', { headers: { 'Retry-After': '5' } });
     }
@@ -149,6 +159,10 @@ export class RunsService {
         run.createdAt,
         pullRequest && JSON.stringify(pullRequest),
       ]);
+      if (parent) {
+        Object.assign(run, { parentRunId: parent.id, threadId: parent.threadId ?? parent.id });
+        await this.database.query(manager, SET_PARENT_SQL, [run.parentRunId, run.threadId, run.id]);
+      }
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
       const view = toRunView(run);
       if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: view });
@@ -190,6 +204,7 @@ export class RunsService {
     if (userId !== undefined) query.andWhere('run.userId = :userId', { userId });
     if (filter.status) query.andWhere('run.status = :status', { status: filter.status });
     if (filter.agent) query.andWhere('run.agent = :agent', { agent: filter.agent });
+    if (filter.thread) query.andWhere('(run.id = :thread OR run.threadId = :thread)', { thread: filter.thread });
     if (filter.q) {
       // LIKE's wildcards in the search are matched literally; LOWER on both sides, as SQLite and PostgreSQL fold case differently in LIKE.
       const pattern = '%' + filter.q.toLowerCase().replace(/[\\%_]/g, (char) => '\\' + char) + '%';

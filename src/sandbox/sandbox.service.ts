@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { chownSync, lchownSync, readdirSync } from 'node:fs';
 import { chmod, chown, lchown, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -245,6 +246,14 @@ export class SandboxService implements OnModuleInit {
       const info = await stat(current);
       if ((info.mode & 0o001) === 0) await chmod(current, (info.mode & 0o7777) | 0o001);
     }
+  }
+
+  /** Gives a tree the server has just written for an agent to the agents' uid, synchronously (while the agent is being started). */
+  handOverSync(root: string): void {
+    if (!this.switchUser) return;
+    const { uid, gid } = this.config;
+    chownSync(root, uid, gid);
+    for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' })) lchownSync(join(root, entry), uid, gid);
   }
 
   /** Gives a directory tree to a uid; a tree it already owns at the top is left as it is. */

@@ -36,6 +36,15 @@ export class WorktreesService {
     });
   }
 
+  /** The commit a follow-up of `runId` branches from: the tip of that run's branch, if it is still there. */
+  async runHead(userId: string, workspace: string, runId: string): Promise<string | null> {
+    return this.workspaces.withLock(userId, workspace, async () => {
+      const cwd = await this.workspaces.directory(userId, workspace);
+      const found = await git(['rev-parse', '--quiet', '--verify', `refs/heads/${runBranch(runId)}^{commit}`], { cwd, okExitCodes: [1] });
+      return found.exitCode === 0 ? found.stdout.trim() : null;
+    });
+  }
+
   /** The `.git` directory of a workspace's repository, which every worktree of it refers to. */
   async repositoryGitDir(userId: string, workspace: string): Promise<string> {
     return join(await this.workspaces.directory(userId, workspace), '.git');

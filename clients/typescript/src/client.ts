@@ -36,6 +36,8 @@ export interface AutocodeHelpers {
   getRun(id: string, options?: RequestOptions): Promise<Run>;
   /** Asks a queued or running run to stop; a finished one throws `run_finished`. */
   cancelRun(id: string, options?: RequestOptions): Promise<Run>;
+  /** Sends a message to a run: into its live session while it runs (resolves to the run), or as a follow-up once it has finished (resolves to the new run, whose `parentRunId` is `id`). */
+  sendMessage(id: string, prompt: string, options?: RequestOptions): Promise<Run>;
   /** The caller's runs, newest first, across every page (`limit` is the page size). */
   listRuns(query?: Omit<RunListQuery, 'cursor'>, options?: RequestOptions): AsyncGenerator<Run, void, undefined>;
   /** The run's events, each once and in order, until its final status; resumes after dropped connections. */
@@ -98,6 +100,10 @@ export function createClient(options: ClientOptions): AutocodeClient {
 
     async cancelRun(id, { signal } = {}) {
       return unwrap(await api.POST('/api/v1/runs/{id}/cancel', { params: { path: { id } }, signal }));
+    },
+
+    async sendMessage(id, prompt, { signal } = {}) {
+      return unwrap(await api.POST('/api/v1/runs/{id}/messages', { params: { path: { id } }, body: { prompt }, signal }));
     },
 
     async *listRuns(query = {}, { signal } = {}) {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { BUILT_IN_PROFILES, type ClaudeProfile } from '../agent-profiles.js';
 import type { SandboxService } from '../../sandbox/sandbox.service.js';
 import { ClaudeExecutor, claudeOptions } from './claude.executor.js';
+import type { SessionTranscripts } from './session-store.js';
 import type { ExecutionRequest } from './executor.js';
 import { claudeMessageEvents, type ParsedEvent, type ParsedOutcome } from './output-parsers.js';
 
@@ -105,7 +106,7 @@ describe('claude executor without a credential', () => {
     delete process.env.ANTHROPIC_API_KEY;
     delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
     const claude = BUILT_IN_PROFILES.find((p): p is ClaudeProfile => p.name === 'claude')!;
-    const execution = await new ClaudeExecutor({} as SandboxService).start(request({ profile: claude }));
+    const execution = await new ClaudeExecutor({} as SandboxService, {} as SessionTranscripts).start(request({ profile: claude }));
     expect(execution.pgid).toBeNull();
     const outcome = await execution.finished;
     expect(outcome.spawnError).toEqual({

@@ -12,6 +12,8 @@ import { Executor, notStarted, type Execution, type ExecutionOutcome, type Execu
 import { LineSplitter } from './line-splitter.js';
 import { claudeMessageEvents, type ParsedOutcome } from './output-parsers.js';
 import { processStartTime, terminateGroup } from './process-group.js';
+import { ConversationInput } from './conversation-input.js';
+import { SessionTranscripts } from './session-store.js';
 
 /** Server variables Claude Code needs to reach the API: a credential, and where the API is when it is not Anthropic's. */
 const CLAUDE_API_ENV = [...CLAUDE_CREDENTIALS, 'ANTHROPIC_BASE_URL'];
@@ -77,7 +79,10 @@ export function claudeOptions(request: ExecutionRequest<ClaudeProfile>, source: 
  */
 @Injectable()
 export class ClaudeExecutor extends Executor<ClaudeProfile> {
-  constructor(private readonly sandbox: SandboxService) {
+  constructor(
+    private readonly sandbox: SandboxService,
+    private readonly sessions: SessionTranscripts,
+  ) {
     super();
   }
 
@@ -90,6 +95,12 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     }
     // The SDK is loaded the first time a claude run starts, not with the server or the CLI.
     const { query } = await import('@anthropic-ai/claude-agent-sdk');
+    // The session is kept (in the database) and the prompt streamed, so that messages can follow it.
+    const sessionOptions = await this.sessions.options(request, claudeOptions(request));
+    if (!sessionOptions) {
+      return notStarted({ code: 'session_unavailable', message: `run ${request.parentRunId} left no session transcript to continue` });
+    }
+    const input = new ConversationInput(request.prompt, request.inbox ?? null);
     const abortController = new AbortController();
     const stderrLines = new LineSplitter((line) => request.onEvent('stderr', { line }));
     let exited: Promise<[number | null, NodeJS.Signals | null]> = Promise.resolve([null, null]);
@@ -100,9 +111,9 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     const launched: { agent: StartedAgent | null } = { agent: null };
 
     const conversation = query({
-      prompt: request.prompt,
+      prompt: input,
       options: {
-        ...claudeOptions(request),
+        ...sessionOptions,
         abortController,
         spawnClaudeCodeProcess: (options: SpawnOptions) => {
           const agent = (launched.agent = this.sandbox.start({
@@ -112,7 +123,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
             templateArgs: options.args,
             cwd: options.cwd ?? request.cwd,
             home: request.home,
-            env: options.env,
+            env: this.sessions.withRunConfigDir(options.env, request),
             profile: request.profile,
             limits: request.limits,
             readOnly: [...claudeRuntimePaths(), ...request.readOnly],
@@ -135,6 +146,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
     const consumed = (async (): Promise<Error | null> => {
       try {
         for await (const message of conversation) {
+          input.observe(message);
           for (const event of claudeMessageEvents(message, parsed)) request.onEvent(event.type, event.data);
         }
         return null;
@@ -173,6 +185,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
       await endGroup();
       const [exitCode, signal] = await exited;
       launched.agent?.release();
+      await this.sessions.release(request).catch(() => undefined);
       const limit = launched.agent?.limitError(exitCode, signal);
       if (limit) parsed.error = limit;
       const drained = await Promise.race([closed.then(() => true), sleep(DRAIN_TIMEOUT_MS, false)]);

@@ -48,7 +48,9 @@ export class CommandExecutor extends Executor<CommandProfile> {
   }
 
   async start(request: ExecutionRequest<CommandProfile>): Promise<Execution> {
-    const [program, ...args] = expandArgv(request.profile.command, {
+    // A follow-up runs the profile's resumeCommand (the API accepts one only for a profile that has it).
+    const template = request.parentRunId && request.profile.resumeCommand ? request.profile.resumeCommand : request.profile.command;
+    const [program, ...args] = expandArgv(template, {
       prompt: request.prompt,
       model: request.model ?? request.profile.model,
       runId: request.runId,

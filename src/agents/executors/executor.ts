@@ -19,6 +19,18 @@ export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   budgetUsd?: number;
   graceMs: number;
   onEvent(type: RunEventType, data: Record<string, unknown>): void;
+  /** The run this one follows up: a `claude` agent resumes its session, a `command` one runs its profile's `resumeCommand`. */
+  parentRunId?: string | null;
+  /** Messages sent to the run while it runs (`POST /api/v1/runs/:id/messages`); only a `claude` agent reads them. */
+  inbox?: RunInbox | null;
+}
+
+/** The messages sent to a running run, as the node running it receives them. */
+export interface RunInbox {
+  /** Hands `receive` each message that arrives from now on, in the order they were sent; `receive` answers false once the agent reads no more. */
+  listen(receive: (prompt: string) => boolean): void;
+  /** Looks in the database for messages not handed over yet (sent through another node), and hands them over before it resolves. */
+  collect(): Promise<void>;
 }
 
 export interface ExecutionOutcome {

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { RUN_STATUSES, type RunStatus } from '../entities/run.entity.js';
 
 /** Query of `GET /api/v1/runs`. */
@@ -19,6 +19,10 @@ export class ListRunsQuery {
 
   @IsOptional() @IsString() @MaxLength(512)
   cursor?: string;
+
+  /** Only the thread of this root run: the root and its follow-ups, at any depth */
+  @IsOptional() @IsUUID('all')
+  thread?: string;
 }
 
 /** Query of `GET /api/v1/runs/:id/events`. */

@@ -146,4 +146,12 @@ export class Run {
   /** The run's pull request: asked for at submit, opened, or why it could not be. */
   @Column({ name: 'pull_request', type: 'simple-json', nullable: true })
   pullRequest: RunPullRequestState | null;
+
+  /** The run this one follows up (`POST /api/v1/runs/:id/messages` on a finished run). */
+  @Column({ name: 'parent_run_id', type: 'varchar', length: 36, nullable: true })
+  parentRunId: string | null;
+
+  /** The root of the run's thread of follow-ups; null for a root. */
+  @Column({ name: 'thread_id', type: 'varchar', length: 36, nullable: true })
+  threadId: string | null;
 }

@@ -266,6 +266,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a message to a run
+         * @description To a queued or running `claude` run: the message goes into its live session (recorded as a `user_message` event when it reaches the agent), and the answer is the run. To a finished run: a follow-up, a new run with `parentRunId` set, of the same agent in the same workspace, continuing the same session (or running the profile's `resumeCommand`), admitted by the quota like a submit. 409 `follow_up_unsupported` for a `command` profile without `resumeCommand`.
+         */
+        post: operations["Runs_sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{id}/events": {
         parameters: {
             query?: never;
@@ -1039,6 +1059,7 @@ export interface components {
          *       "metadata": {
          *         "ci": "build-42"
          *       },
+         *       "parentRunId": null,
          *       "createdAt": "2026-11-24T07:09:26.693Z",
          *       "startedAt": "2026-11-24T07:09:26.781Z",
          *       "finishedAt": "2026-11-24T07:11:02.120Z",
@@ -1105,11 +1126,17 @@ export interface components {
             pullRequest: components["schemas"]["RunPullRequest"] | null;
             /** @description Why the pull request asked for at submit (`pullRequest.open`) could not be opened. */
             pullRequestError: components["schemas"]["RunError"] | null;
+            /** @description The run this one follows up: it continued that run's session in the same workspace. */
+            parentRunId: string | null;
         };
         RunPage: {
             items: components["schemas"]["RunView"][];
             /** @description Pass as `cursor` for the next page; null on the last one. */
             nextCursor: string | null;
+        };
+        SendMessageDto: {
+            /** @description What the agent is to do next: at most 100,000 bytes of UTF-8, not only whitespace; tab, LF and CR are its only control characters. */
+            prompt: string;
         };
         RunEventPage: {
             items: components["schemas"]["RunEvent"][];
@@ -1522,6 +1549,22 @@ export interface components {
             type: "result";
             data: components["schemas"]["RunResult"];
         };
+        /** @description A `user_message` event of a run */
+        RunUserMessageEvent: {
+            /** @description Starts at 1 for each run and has no gaps; the SSE `id` */
+            seq: number;
+            /** Format: date-time */
+            ts: string;
+            /**
+             * @description The SSE `event` (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "user_message";
+            data: {
+                /** @description A message sent to the running agent (`POST /api/v1/runs/{id}/messages`), as it reached it */
+                prompt: string;
+            };
+        };
         /**
          * @description One event of a run; `type` says which, and the shape of `data`. In an SSE stream, `seq` is the frame's `id` and `type` its `event`.
          * @example {
@@ -1533,7 +1576,7 @@ export interface components {
          *       }
          *     }
          */
-        RunEvent: components["schemas"]["RunStatusEvent"] | components["schemas"]["RunStdoutEvent"] | components["schemas"]["RunStderrEvent"] | components["schemas"]["RunMessageEvent"] | components["schemas"]["RunToolUseEvent"] | components["schemas"]["RunToolResultEvent"] | components["schemas"]["RunResultEvent"];
+        RunEvent: components["schemas"]["RunStatusEvent"] | components["schemas"]["RunStdoutEvent"] | components["schemas"]["RunStderrEvent"] | components["schemas"]["RunMessageEvent"] | components["schemas"]["RunToolUseEvent"] | components["schemas"]["RunToolResultEvent"] | components["schemas"]["RunResultEvent"] | components["schemas"]["RunUserMessageEvent"];
     };
     responses: never;
     parameters: never;
@@ -3246,6 +3289,8 @@ export interface operations {
                 q?: string;
                 limit?: number;
                 cursor?: string;
+                /** @description Only the thread of this root run: the root and its follow-ups, at any depth */
+                thread?: string;
             };
             header?: never;
             path?: never;
@@ -3821,6 +3866,210 @@ export interface operations {
             };
         };
     };
+    Runs_sendMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendMessageDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description Bad Request: `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `run_not_found`, `workspace_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_not_found" | "workspace_not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `follow_up_unsupported` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "follow_up_unsupported";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `daily_limit`, `queue_full`, `concurrency_limit`, `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "daily_limit" | "queue_full" | "concurrency_limit" | "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+            /** @description Service Unavailable: `shutting_down` */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "shutting_down";
+                    };
+                };
+            };
+        };
+    };
     Runs_events: {
         parameters: {
             query?: {
@@ -4197,6 +4446,8 @@ export interface operations {
                 q?: string;
                 limit?: number;
                 cursor?: string;
+                /** @description Only the thread of this root run: the root and its follow-ups, at any depth */
+                thread?: string;
                 userId?: string;
             };
             header?: never;
