@@ -17,6 +17,7 @@ const profile: ClaudeProfile = {
   disallowedTools: ['WebFetch'],
   permissionMode: 'acceptEdits',
   appendSystemPrompt: 'Be brief.',
+  approvals: null,
   sandbox: true,
   network: true,
   limits: {},
