@@ -12,9 +12,10 @@ import { Webhooks1767000000000 } from './migrations/1767000000000-webhooks.js';
 import { Sessions1768000000000 } from './migrations/1768000000000-sessions.js';
 import { Forge1768100000000 } from './migrations/1768100000000-forge.js';
 import { Nodes1769500000000 } from './migrations/1769500000000-nodes.js';
+import { RunApprovals1769600000000 } from './migrations/1769600000000-run-approvals.js';
 
 export const ENTITIES = [User, Run, RunEvent, Workspace, Session, LoginLink];
-export const MIGRATIONS = [InitialSchema1764000000000, Workspaces1765000000000, IdempotencyKeys1766000000000, Webhooks1767000000000, Sessions1768000000000, Forge1768100000000, Nodes1769500000000];
+export const MIGRATIONS = [InitialSchema1764000000000, Workspaces1765000000000, IdempotencyKeys1766000000000, Webhooks1767000000000, Sessions1768000000000, Forge1768100000000, Nodes1769500000000, RunApprovals1769600000000];
 
 /** One options factory for the application, the CLI and the tests. `synchronize` is never on. */
 export function dataSourceOptions(database: AppConfig['database']): DataSourceOptions {
