@@ -5,11 +5,13 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/configuration.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { isFinal, type RunStatus } from '../runs/entities/run.entity.js';
+import { ApprovalsService, type DecisionNews } from '../runs/approvals.service.js';
 import { RunEventsService } from '../runs/run-events.service.js';
 import type { RunEventView } from '../runs/run.view.js';
 
 const EVENTS_CHANNEL = 'autocode:run-events';
 const CANCELS_CHANNEL = 'autocode:run-cancels';
+const APPROVALS_CHANNEL = 'autocode:run-approvals';
 
 interface EventsMessage {
   from: string;
@@ -20,6 +22,10 @@ interface EventsMessage {
 interface CancelMessage {
   from: string;
   runId: string;
+}
+
+interface ApprovalMessage extends DecisionNews {
+  from: string;
 }
 
 /**
@@ -47,6 +53,7 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     config: ConfigService<AppConfig, true>,
     private readonly events: RunEventsService,
     private readonly dispatcher: DispatcherService,
+    private readonly approvals: ApprovalsService,
   ) {
     this.url = config.get('redis.url', { infer: true });
   }
@@ -83,9 +90,11 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     this.publisher.on('end', () => this.changed(false, 'connection closed'));
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
-    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
+    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL, APPROVALS_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
     this.events.relayTo((runId, events) => this.send(EVENTS_CHANNEL, { from: this.instance, runId, events } satisfies EventsMessage));
     this.dispatcher.relayCancels((runId) => this.send(CANCELS_CHANNEL, { from: this.instance, runId } satisfies CancelMessage));
+    // A decision about a tool call that waits on another node: that node reads it from the database at once.
+    this.approvals.relayDecisions((news) => this.send(APPROVALS_CHANNEL, { from: this.instance, ...news } satisfies ApprovalMessage));
   }
 
   onApplicationShutdown(): void {
@@ -103,15 +112,15 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     if (error !== undefined) this.lastError = error;
   }
 
-  private send(channel: string, message: EventsMessage | CancelMessage): void {
+  private send(channel: string, message: EventsMessage | CancelMessage | ApprovalMessage): void {
     if (!this.publisher || !this.connected) return;
     this.publisher.publish(channel, JSON.stringify(message)).catch(() => {});
   }
 
   private onMessage(channel: string, text: string): void {
-    let message: EventsMessage | CancelMessage;
+    let message: EventsMessage | CancelMessage | ApprovalMessage;
     try {
-      message = JSON.parse(text) as EventsMessage | CancelMessage;
+      message = JSON.parse(text) as EventsMessage | CancelMessage | ApprovalMessage;
     } catch {
       return;
     }
@@ -123,6 +132,8 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
       if (message.events.some((event) => event.type === 'status' && (event.data.status === 'queued' || isFinal(event.data.status as RunStatus)))) this.dispatcher.wake();
     } else if (channel === CANCELS_CHANNEL) {
       this.dispatcher.cancelLocal(message.runId);
+    } else if (channel === APPROVALS_CHANNEL && 'approvalId' in message) {
+      this.approvals.decidedElsewhere(message);
     }
   }
 }

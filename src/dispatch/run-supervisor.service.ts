@@ -12,6 +12,7 @@ import { Executor, type Execution, type ExecutionOutcome } from '../agents/execu
 import { signalGroup } from '../agents/executors/process-group.js';
 import { Run, type RunError, type RunResult, type RunStatus } from '../runs/entities/run.entity.js';
 import { RunEventsService } from '../runs/run-events.service.js';
+import { ApprovalsService } from '../runs/approvals.service.js';
 import { toRunView, type RunEventView } from '../runs/run.view.js';
 import { RunWorkspaces } from './run-workspaces.js';
 
@@ -78,6 +79,7 @@ export class RunSupervisor {
     private readonly sandbox: SandboxService,
     private readonly webhooks: WebhooksService,
     private readonly workspaces: RunWorkspaces,
+    private readonly approvals: ApprovalsService,
   ) {
     this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
   }
@@ -176,6 +178,7 @@ export class RunSupervisor {
       limits,
       graceMs: this.graceMs,
       onEvent: (type, data) => this.events.append(run.id, type, data),
+      ...(profile.executor === 'claude' && profile.approvals ? { requestApproval: this.approvals.gate(run, profile.approvals) } : {}),
     });
     entry.execution = execution;
     if (execution.pgid !== null) {

@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
+import { ApprovalsController } from './approvals.controller.js';
+import { ApprovalsService } from './approvals.service.js';
 import { Run } from './entities/run.entity.js';
 import { AdminRunsController, RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
@@ -15,9 +17,9 @@ export class RunsModule {
       module: RunsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Run]), WorkspaceModule, IdempotencyModule],
-      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController] : [],
-      providers: [RunsService],
-      exports: [RunsService],
+      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController, ApprovalsController] : [],
+      providers: [RunsService, ApprovalsService],
+      exports: [RunsService, ApprovalsService],
     };
   }
 }

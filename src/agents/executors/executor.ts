@@ -2,6 +2,7 @@ import type { ResourceLimits } from '../../sandbox/resource-limits.js';
 import type { AgentProfile } from '../agent-profiles.js';
 import type { RunEventType } from '../../runs/entities/run-event.entity.js';
 import type { ParsedOutcome } from './output-parsers.js';
+import type { RequestApproval } from './approval-gate.js';
 
 export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   runId: string;
@@ -17,6 +18,8 @@ export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   limits: ResourceLimits;
   graceMs: number;
   onEvent(type: RunEventType, data: Record<string, unknown>): void;
+  /** How a gated tool call waits for its decision (profiles with `approvals`). */
+  requestApproval?: RequestApproval;
 }
 
 export interface ExecutionOutcome {
