@@ -10,7 +10,7 @@ const uuid = new ParseUUIDPipe({ version: 'all' });
 
 @ApiTags('Runs')
 @Controller('api/v1/runs')
-export class ApprovalsController {
+export class RunApprovalsController {
   constructor(private readonly approvals: ApprovalsService) {}
 
   /**

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
-import { ApprovalsController } from './approvals.controller.js';
+import { RunApprovalsController } from './approvals.controller.js';
 import { ApprovalsService } from './approvals.service.js';
 import { Run } from './entities/run.entity.js';
 import { AdminRunsController, RunsController } from './runs.controller.js';
@@ -17,7 +17,7 @@ export class RunsModule {
       module: RunsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Run]), WorkspaceModule, IdempotencyModule],
-      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController, ApprovalsController] : [],
+      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController, RunApprovalsController] : [],
       providers: [RunsService, ApprovalsService],
       exports: [RunsService, ApprovalsService],
     };
