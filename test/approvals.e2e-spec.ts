@@ -21,7 +21,8 @@ const SCRIPTS: Record<string, StubTurn[]> = {
 const AGENTS = {
   ...FIXTURE_AGENTS,
   gated: { executor: 'claude', maxTurns: 5, allowedTools: ['Read', 'Write', 'Edit', 'Bash'], approvals: { tools: ['Bash', 'Write'], timeoutSeconds: 60 } },
-  'gated-quick': { executor: 'claude', maxTurns: 5, allowedTools: ['Read', 'Bash'], approvals: { tools: ['Bash'], timeoutSeconds: 2, onTimeout: 'deny' } },
+  // Even bypassPermissions asks for a gated tool.
+  'gated-quick': { executor: 'claude', maxTurns: 5, permissionMode: 'bypassPermissions', approvals: { tools: ['Bash'], timeoutSeconds: 2, onTimeout: 'deny' } },
 };
 
 interface Event {
@@ -185,7 +186,9 @@ describe('approval gates', () => {
     const decided = (await events(id)).find((e) => e.type === 'approval_decided')!;
     expect(decided.data).toEqual({ approvalId: approval.approvalId, decision: 'deny', by: 'timeout' });
     const next = stub.requests.find((r) => r.script === 'gate-timeout' && r.turn === 1 && Array.isArray(r.body?.tools));
-    expect(toolResults(next!)[0]).toMatchObject({ is_error: true });
+    const [result] = toolResults(next!);
+    expect(result).toMatchObject({ is_error: true });
+    expect(textOf(result!.content)).toContain('nobody approved this Bash call within 2 seconds');
     const late = await decide(id, approval.approvalId as string, { decision: 'allow' });
     expect(late.status).toBe(409);
     expect(late.json.code).toBe('approval_closed');

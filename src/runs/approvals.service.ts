@@ -113,7 +113,8 @@ export class ApprovalsService implements OnApplicationShutdown {
     const message = row.message ?? undefined;
     this.events.append(run.id, 'approval_decided', { approvalId: row.id, decision: row.decision, by: row.decided_by, ...(message !== undefined ? { message } : {}) });
     this.logger.log({ runId: run.id, approvalId: row.id, decision: row.decision, by: row.decided_by }, 'tool call decided');
-    return { decision: row.decision, ...(message !== undefined ? { message } : {}) };
+    const told = message ?? (row.decided_by === TIMEOUT && row.decision === 'deny' ? `nobody approved this ${tool} call within ${policy.timeoutSeconds} seconds` : undefined);
+    return { decision: row.decision, ...(told !== undefined ? { message: told } : {}) };
   }
 
   /** Settles with the decided row, or null when the run stops first. */
