@@ -133,7 +133,7 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     } else if (channel === CANCELS_CHANNEL) {
       this.dispatcher.cancelLocal(message.runId);
     } else if (channel === APPROVALS_CHANNEL && 'approvalId' in message) {
-      this.approvals.decidedElsewhere(message);
+      this.approvals.decidedElsewhere({ runId: message.runId, approvalId: message.approvalId });
     }
   }
 }

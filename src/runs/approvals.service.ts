@@ -98,13 +98,20 @@ export class ApprovalsService implements OnApplicationShutdown {
       requestedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + policy.timeoutSeconds * 1000).toISOString(),
     };
-    const deliveries = await this.database.transaction(async (manager) => {
-      await this.database.query(manager, INSERT_SQL, [pending.approvalId, run.id, tool, JSON.stringify(input), pending.requestedAt, pending.expiresAt]);
-      const [row] = (await this.database.query<RunRow>(manager, FIND_RUN_SQL, [run.id])).rows;
-      const view: RunView = { ...toRunView(row ? runFromRow(row) : run), pendingApproval: pending };
-      // The outbox: announced if and only if the call is stored as waiting.
-      return this.webhooks.enqueueEvent(manager, 'run.approval_requested', view, pending.requestedAt);
-    });
+    let deliveries: number;
+    try {
+      deliveries = await this.database.transaction(async (manager) => {
+        await this.database.query(manager, INSERT_SQL, [pending.approvalId, run.id, tool, JSON.stringify(input), pending.requestedAt, pending.expiresAt]);
+        const [row] = (await this.database.query<RunRow>(manager, FIND_RUN_SQL, [run.id])).rows;
+        const view: RunView = { ...toRunView(row ? runFromRow(row) : run), pendingApproval: pending };
+        // The outbox: announced if and only if the call is stored as waiting.
+        return this.webhooks.enqueueEvent(manager, 'run.approval_requested', view, pending.requestedAt);
+      });
+    } catch (error) {
+      // Nobody could decide a call that is not stored: it does not run.
+      this.logger.error(`run ${run.id}: storing a ${tool} call for approval failed: ${(error as Error).message}`);
+      return { decision: 'deny', message: `the ${tool} call could not be put up for approval, so it did not run` };
+    }
     if (deliveries > 0) this.webhooks.wake();
     this.events.append(run.id, 'approval_requested', { approvalId: pending.approvalId, tool, input });
     this.logger.log({ runId: run.id, approvalId: pending.approvalId, tool }, 'tool call waits for approval');
