@@ -15,6 +15,7 @@ export default {
     '<rootDir>/test/fairness.e2e-spec.ts',
     '<rootDir>/test/dashboard.e2e-spec.ts',
     '<rootDir>/test/forge.e2e-spec.ts',
+    '<rootDir>/test/approvals.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],

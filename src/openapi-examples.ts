@@ -40,7 +40,16 @@ export const SCHEMA_EXAMPLES: Record<string, Record<string, unknown>> = {
       openedAt: '2026-11-24T07:11:04.501Z',
     },
     pullRequestError: null,
+    pendingApproval: null,
   },
+  PendingApproval: {
+    approvalId: '019ab3f4-0b7d-7a13-8c2e-5d9f1e0a6b47',
+    tool: 'Bash',
+    input: { command: 'git push origin HEAD', description: 'Push the fix' },
+    requestedAt: '2026-11-24T07:10:12.004Z',
+    expiresAt: '2026-11-24T07:20:12.004Z',
+  },
+  DecideApprovalDto: { decision: 'deny', message: 'Do not push; open a pull request instead.' },
   QuotaSummary: {
     tier: 'standard',
     concurrent: { used: 1, limit: 3 },

@@ -70,6 +70,7 @@ const UUID_MEMBERS: Record<string, string[]> = {
   WebhookEndpointView: ['id'],
   CreatedWebhookEndpoint: ['id'],
   WebhookDeliveryView: ['id', 'endpointId'],
+  PendingApproval: ['approvalId'],
 };
 
 /** String members that hold an absolute URI, by schema. */

@@ -10,6 +10,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { expect } from './jest/expect.js';
 import { SessionsService } from '../src/auth/sessions.service.js';
+import { DatabaseService } from '../src/database/database.service.js';
 import { startForgeStub, type ForgeStub } from './helpers/forge-stub.js';
 import { readSse } from './helpers/sse.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
@@ -264,6 +265,37 @@ describe('the OpenAPI document as a contract', () => {
     const broke = await call('post /api/v1/runs', '/api/v1/runs', { token: server.token('broke'), body: { agent: 'fast', prompt: 'x' }, expectStatus: 429, code: 'budget_exhausted' });
     expect(broke.headers.get('retry-after')).toMatch(/^\d+$/);
     await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'fast', prompt: 'x', maxBudgetUsd: 1_000 }, expectStatus: 400, code: 'budget_exceeds_quota' });
+  });
+
+  it('approvals of tool calls', async () => {
+    // A running run with a call waiting, stored as the node running a gated claude agent stores it
+    // (approvals.e2e-spec.ts runs the real agent); the route reads and writes only the database.
+    const sleeping = await call('post /api/v1/runs', '/api/v1/runs', { token: alice, body: { agent: 'sleeper', prompt: 'gated' }, expectStatus: 202 });
+    const runId = sleeping.json.id as string;
+    await waitForStatus(server, alice, runId, ['running']);
+    const approvalId = '019ab3f4-0b7d-7a13-8c2e-5d9f1e0a6b47';
+    const database = server.app.get(DatabaseService);
+    const now = Date.now();
+    await database.query(database.dataSource.manager, 'INSERT INTO run_approvals (id, run_id, tool, input, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      approvalId,
+      runId,
+      'Bash',
+      JSON.stringify({ command: 'git push', description: 'push' }),
+      new Date(now).toISOString(),
+      new Date(now + 60_000).toISOString(),
+    ]);
+    const waiting = await call('get /api/v1/runs/{id}', `/api/v1/runs/${runId}`, { token: alice, expectStatus: 200 });
+    expect(waiting.json.pendingApproval).toMatchObject({ approvalId, tool: 'Bash' });
+    const path = `/api/v1/runs/${runId}/approvals/${approvalId}`;
+    await call('post /api/v1/runs/{id}/approvals/{approvalId}', path, { token: alice, body: { decision: 'perhaps' }, expectStatus: 400, code: 'validation_failed' });
+    await call('post /api/v1/runs/{id}/approvals/{approvalId}', path, { token: server.token('bob'), body: { decision: 'allow' }, expectStatus: 404, code: 'run_not_found' });
+    await call('post /api/v1/runs/{id}/approvals/{approvalId}', `/api/v1/runs/${runId}/approvals/${runId}`, { token: alice, body: { decision: 'allow' }, expectStatus: 404, code: 'approval_not_found' });
+    const decided = await call('post /api/v1/runs/{id}/approvals/{approvalId}', path, { token: alice, body: { decision: 'deny', message: 'not from CI' }, expectStatus: 200 });
+    expect(decided.json.pendingApproval).toBeNull();
+    await call('post /api/v1/runs/{id}/approvals/{approvalId}', path, { token: admin, body: { decision: 'allow' }, expectStatus: 409, code: 'approval_closed' });
+    await call('post /api/v1/runs/{id}/approvals/{approvalId}', path, { body: { decision: 'allow' }, expectStatus: 401, code: 'unauthorized' });
+    await call('post /api/v1/runs/{id}/cancel', `/api/v1/runs/${runId}/cancel`, { token: alice, expectStatus: 202 });
+    await waitForStatus(server, alice, runId, ['cancelled']);
   });
 
   it('workspaces, specs and a diff', async () => {

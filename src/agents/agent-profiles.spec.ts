@@ -46,6 +46,7 @@ describe('agent profiles', () => {
         '    permissionMode: plan',
         '    appendSystemPrompt: Be brief.',
         '    env: [GITHUB_TOKEN]',
+        '    approvals: {tools: [Bash, Write, Bash], timeoutSeconds: 120, onTimeout: allow}',
         '  bare:',
         '    executor: claude',
       ].join('\n'),
@@ -61,6 +62,7 @@ describe('agent profiles', () => {
       disallowedTools: ['WebFetch'],
       permissionMode: 'plan',
       appendSystemPrompt: 'Be brief.',
+      approvals: { tools: ['Bash', 'Write'], timeoutSeconds: 120, onTimeout: 'allow' },
       env: ['GITHUB_TOKEN'],
       timeoutSeconds: null,
       sandbox: true,
@@ -76,8 +78,16 @@ describe('agent profiles', () => {
       disallowedTools: [],
       permissionMode: 'acceptEdits',
       appendSystemPrompt: null,
+      approvals: null,
       model: null,
     });
+  });
+
+  it('gives an approval gate 600 seconds and denial on timeout unless it says otherwise', async () => {
+    const file = join(dir, 'agents.yaml');
+    writeFileSync(file, 'agents: {gated: {executor: claude, approvals: {tools: [Bash]}}}');
+    const catalog = await loadAgentCatalog(file);
+    expect(catalog.profiles.get('gated')).toMatchObject({ approvals: { tools: ['Bash'], timeoutSeconds: 600, onTimeout: 'deny' } });
   });
 
   it('offers claude as the default and the spec pipeline roles as claude profiles with their own prompts', async () => {
@@ -112,6 +122,13 @@ describe('agent profiles', () => {
     ['agents: {a: {executor: claude, disallowedTools: [""]}}', /agents\.a\.disallowedTools must be a list of tool names/],
     ['agents: {a: {executor: claude, permissionMode: yolo}}', /agents\.a\.permissionMode must be one of default, acceptEdits/],
     ['agents: {a: {executor: claude, appendSystemPrompt: 3}}', /agents\.a\.appendSystemPrompt must be a string/],
+    ['agents: {a: {command: [x], approvals: {tools: [Bash]}}}', /agents\.a\.approvals is a field of "claude" profiles, not "command" ones/],
+    ['agents: {a: {executor: claude, approvals: [Bash]}}', /agents\.a\.approvals must be a mapping with "tools"/],
+    ['agents: {a: {executor: claude, approvals: {tools: []}}}', /agents\.a\.approvals\.tools must be a non-empty list of tool names/],
+    ['agents: {a: {executor: claude, approvals: {tools: ["Bash(rm:*)"]}}}', /agents\.a\.approvals\.tools must be a non-empty list of tool names/],
+    ['agents: {a: {executor: claude, approvals: {tools: [Bash], timeoutSeconds: 0}}}', /agents\.a\.approvals\.timeoutSeconds must be a whole number of seconds from 1 to 86400/],
+    ['agents: {a: {executor: claude, approvals: {tools: [Bash], onTimeout: ask}}}', /agents\.a\.approvals\.onTimeout must be one of deny, allow/],
+    ['agents: {a: {executor: claude, approvals: {tools: [Bash], who: me}}}', /agents\.a\.approvals\.who is not a known field/],
     ['agents: {a: {executor: claude, env: [DATABASE_URL]}}', /must not pass the server's secret DATABASE_URL/],
     ['agents: {"../x": {command: [x]}}', /is not a valid name/],
     ['default: nope\nagents: {a: {command: [x]}}', /default names "nope"/],

@@ -53,7 +53,22 @@ export interface ClaudeProfile extends ProfileBase {
   permissionMode: ClaudePermissionMode;
   /** Appended to Claude Code's own system prompt. */
   appendSystemPrompt: string | null;
+  /** Tools whose every call waits for a person's decision; null: none does. */
+  approvals: ApprovalPolicy | null;
 }
+
+export const APPROVAL_TIMEOUT_OUTCOMES = ['deny', 'allow'] as const;
+
+/** A `claude` profile's approval gate: calls of `tools` wait for a decision, at most `timeoutSeconds`, then `onTimeout` applies. */
+export interface ApprovalPolicy {
+  tools: string[];
+  timeoutSeconds: number;
+  onTimeout: (typeof APPROVAL_TIMEOUT_OUTCOMES)[number];
+}
+
+const APPROVAL_FIELDS = new Set(['tools', 'timeoutSeconds', 'onTimeout']);
+/** How long a call waits for its decision when the profile does not say. */
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 600;
 
 export type AgentProfile = CommandProfile | ClaudeProfile;
 
@@ -69,7 +84,7 @@ const FORBIDDEN_ENV = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY', 'DATABASE_URL', '
 const COMMON_FIELDS = ['executor', 'description', 'env', 'timeoutSeconds', 'model', 'sandbox', 'network', 'limits', 'readOnlyPaths'];
 const FIELDS: Record<AgentProfile['executor'], Set<string>> = {
   command: new Set([...COMMON_FIELDS, 'command', 'resumeCommand', 'output']),
-  claude: new Set([...COMMON_FIELDS, 'maxTurns', 'allowedTools', 'disallowedTools', 'permissionMode', 'appendSystemPrompt']),
+  claude: new Set([...COMMON_FIELDS, 'maxTurns', 'allowedTools', 'disallowedTools', 'permissionMode', 'appendSystemPrompt', 'approvals']),
 };
 const MAX_APPENDED_PROMPT = 20_000;
 
@@ -100,6 +115,7 @@ function claudeProfile(name: string, description: string, fields: Partial<Claude
     disallowedTools: [],
     permissionMode: 'acceptEdits',
     appendSystemPrompt: null,
+    approvals: null,
     ...SANDBOX_DEFAULTS,
     ...fields,
   };
@@ -192,6 +208,8 @@ function isStringList(value: unknown, item: RegExp): value is string[] {
 
 /** A tool name or permission rule: `Bash`, `Bash(git diff:*)`, `mcp__server__tool`. */
 const TOOL = /^[^\s\p{Cc}][^\p{Cc}]{0,199}$/u;
+/** A tool name alone, as an approval gate names the tools it stops: `Bash`, `mcp__server__tool`. */
+const TOOL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,199}$/;
 
 function parseProfile(name: string, raw: unknown, file: string): AgentProfile {
   const where = `${file}: agents.${name}`;
@@ -274,7 +292,7 @@ function parseCommandFields(where: string, profile: Record<string, unknown>): Pi
 function parseClaudeFields(
   where: string,
   profile: Record<string, unknown>,
-): Pick<ClaudeProfile, 'executor' | 'maxTurns' | 'allowedTools' | 'disallowedTools' | 'permissionMode' | 'appendSystemPrompt'> {
+): Pick<ClaudeProfile, 'executor' | 'maxTurns' | 'allowedTools' | 'disallowedTools' | 'permissionMode' | 'appendSystemPrompt' | 'approvals'> {
   const { maxTurns, allowedTools, disallowedTools = [], permissionMode = 'acceptEdits', appendSystemPrompt } = profile;
   if (maxTurns !== undefined && (!Number.isInteger(maxTurns) || (maxTurns as number) < 1)) {
     fail(`${where}.maxTurns`, 'must be a positive whole number');
@@ -297,7 +315,24 @@ function parseClaudeFields(
     disallowedTools: disallowedTools as string[],
     permissionMode: permissionMode as ClaudePermissionMode,
     appendSystemPrompt: (appendSystemPrompt as string | undefined) ?? null,
+    approvals: parseApprovals(`${where}.approvals`, profile.approvals),
   };
+}
+
+function parseApprovals(where: string, raw: unknown): ApprovalPolicy | null {
+  if (raw === undefined) return null;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'must be a mapping with "tools"');
+  const approvals = raw as Record<string, unknown>;
+  for (const key of Object.keys(approvals)) {
+    if (!APPROVAL_FIELDS.has(key)) fail(`${where}.${key}`, 'is not a known field (expected tools, timeoutSeconds, onTimeout)');
+  }
+  const { tools, timeoutSeconds = DEFAULT_APPROVAL_TIMEOUT_SECONDS, onTimeout = 'deny' } = approvals;
+  if (!isStringList(tools, TOOL_NAME) || tools.length === 0) fail(`${where}.tools`, 'must be a non-empty list of tool names (Bash, Write, mcp__server__tool)');
+  if (!Number.isInteger(timeoutSeconds) || (timeoutSeconds as number) < 1 || (timeoutSeconds as number) > 86_400) {
+    fail(`${where}.timeoutSeconds`, 'must be a whole number of seconds from 1 to 86400');
+  }
+  if (!APPROVAL_TIMEOUT_OUTCOMES.includes(onTimeout as ApprovalPolicy['onTimeout'])) fail(`${where}.onTimeout`, `must be one of ${APPROVAL_TIMEOUT_OUTCOMES.join(', ')}`);
+  return { tools: [...new Set(tools)], timeoutSeconds: timeoutSeconds as number, onTimeout: onTimeout as ApprovalPolicy['onTimeout'] };
 }
 
 /** Parses a profiles document (YAML or JSON); throws an AgentProfilesError naming the bad field. */

@@ -34,6 +34,9 @@ export const PROBLEM_STATUS = {
   webhook_delivery_not_found: HttpStatus.NOT_FOUND,
   webhook_url_not_allowed: HttpStatus.BAD_REQUEST,
   spec_not_found: HttpStatus.NOT_FOUND,
+  // A tool call waiting for a decision (a profile's `approvals`).
+  approval_not_found: HttpStatus.NOT_FOUND,
+  approval_closed: HttpStatus.CONFLICT,
   // Pushing a run's branch and opening its pull request.
   run_active: HttpStatus.CONFLICT,
   nothing_to_push: HttpStatus.CONFLICT,

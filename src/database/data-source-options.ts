@@ -13,6 +13,7 @@ import { Sessions1768000000000 } from './migrations/1768000000000-sessions.js';
 import { Forge1768100000000 } from './migrations/1768100000000-forge.js';
 import { Nodes1769500000000 } from './migrations/1769500000000-nodes.js';
 import { Budgets1769600000000 } from './migrations/1769600000000-budgets.js';
+import { RunApprovals1769700000000 } from './migrations/1769700000000-run-approvals.js';
 import { FollowUps1770000000000 } from './migrations/1770000000000-follow-ups.js';
 
 export const ENTITIES = [User, Run, RunEvent, Workspace, Session, LoginLink];
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   Forge1768100000000,
   Nodes1769500000000,
   Budgets1769600000000,
+  RunApprovals1769700000000,
   FollowUps1770000000000,
 ];
 

@@ -6,12 +6,14 @@ import type { AppConfig } from '../config/configuration.js';
 import { DispatcherService } from './dispatcher.service.js';
 import { RunInboxesService } from './run-inboxes.service.js';
 import { isFinal, type RunStatus } from '../runs/entities/run.entity.js';
+import { ApprovalsService, type DecisionNews } from '../runs/approvals.service.js';
 import { RunEventsService } from '../runs/run-events.service.js';
 import type { RunEventView } from '../runs/run.view.js';
 
 const EVENTS_CHANNEL = 'autocode:run-events';
 const CANCELS_CHANNEL = 'autocode:run-cancels';
 const MESSAGES_CHANNEL = 'autocode:run-messages';
+const APPROVALS_CHANNEL = 'autocode:run-approvals';
 
 interface EventsMessage {
   from: string;
@@ -26,6 +28,10 @@ interface CancelMessage {
 
 /** A message was stored for a run (`run_messages`): the node running it reads it now. */
 type StoredMessage = CancelMessage;
+
+interface ApprovalMessage extends DecisionNews {
+  from: string;
+}
 
 /**
  * With `REDIS_URL`, the nodes tell each other over Redis pub/sub what they have committed: a
@@ -53,6 +59,7 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     private readonly events: RunEventsService,
     private readonly dispatcher: DispatcherService,
     private readonly inboxes: RunInboxesService,
+    private readonly approvals: ApprovalsService,
   ) {
     this.url = config.get('redis.url', { infer: true });
   }
@@ -89,10 +96,12 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     this.publisher.on('end', () => this.changed(false, 'connection closed'));
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (channel: string, text: string) => this.onMessage(channel, text));
-    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL, MESSAGES_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
+    this.subscriber.subscribe(EVENTS_CHANNEL, CANCELS_CHANNEL, MESSAGES_CHANNEL, APPROVALS_CHANNEL).catch((error: Error) => this.logger.warn(`Redis subscribe failed: ${error.message}`));
     this.events.relayTo((runId, events) => this.send(EVENTS_CHANNEL, { from: this.instance, runId, events } satisfies EventsMessage));
     this.dispatcher.relayCancels((runId) => this.send(CANCELS_CHANNEL, { from: this.instance, runId } satisfies CancelMessage));
     this.inboxes.relayTo((runId) => this.send(MESSAGES_CHANNEL, { from: this.instance, runId } satisfies StoredMessage));
+    // A decision about a tool call that waits on another node: that node reads it from the database at once.
+    this.approvals.relayDecisions((news) => this.send(APPROVALS_CHANNEL, { from: this.instance, ...news } satisfies ApprovalMessage));
   }
 
   onApplicationShutdown(): void {
@@ -110,15 +119,15 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
     if (error !== undefined) this.lastError = error;
   }
 
-  private send(channel: string, message: EventsMessage | CancelMessage): void {
+  private send(channel: string, message: EventsMessage | CancelMessage | ApprovalMessage): void {
     if (!this.publisher || !this.connected) return;
     this.publisher.publish(channel, JSON.stringify(message)).catch(() => {});
   }
 
   private onMessage(channel: string, text: string): void {
-    let message: EventsMessage | CancelMessage;
+    let message: EventsMessage | CancelMessage | ApprovalMessage;
     try {
-      message = JSON.parse(text) as EventsMessage | CancelMessage;
+      message = JSON.parse(text) as EventsMessage | CancelMessage | ApprovalMessage;
     } catch {
       return;
     }
@@ -132,6 +141,8 @@ export class RunRelayService implements OnModuleInit, OnApplicationShutdown {
       this.dispatcher.cancelLocal(message.runId);
     } else if (channel === MESSAGES_CHANNEL) {
       this.inboxes.receiveRelayed(message.runId);
+    } else if (channel === APPROVALS_CHANNEL && 'approvalId' in message) {
+      this.approvals.decidedElsewhere({ runId: message.runId, approvalId: message.approvalId });
     }
   }
 }

@@ -12,6 +12,7 @@ import { Executor, type Execution, type ExecutionOutcome } from '../agents/execu
 import { signalGroup } from '../agents/executors/process-group.js';
 import { Run, type RunError, type RunResult, type RunStatus } from '../runs/entities/run.entity.js';
 import { RunEventsService } from '../runs/run-events.service.js';
+import { ApprovalsService } from '../runs/approvals.service.js';
 import { toRunView, type RunEventView } from '../runs/run.view.js';
 import { RunInboxesService } from './run-inboxes.service.js';
 import { RunWorkspaces } from './run-workspaces.js';
@@ -82,6 +83,7 @@ export class RunSupervisor {
     private readonly webhooks: WebhooksService,
     private readonly workspaces: RunWorkspaces,
     private readonly inboxes: RunInboxesService,
+    private readonly approvals: ApprovalsService,
   ) {
     this.graceMs = config.get('agents.graceSeconds', { infer: true }) * 1000;
   }
@@ -184,6 +186,7 @@ export class RunSupervisor {
       onEvent: (type, data) => this.events.append(run.id, type, data),
       parentRunId: run.parentRunId,
       inbox: this.inboxes.inboxFor(run.id),
+      ...(profile.executor === 'claude' && profile.approvals ? { requestApproval: this.approvals.gate(run, profile.approvals) } : {}),
     });
     entry.execution = execution;
     if (execution.pgid !== null) {

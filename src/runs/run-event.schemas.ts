@@ -39,6 +39,25 @@ const EVENT_DATA: Record<RunEventType, SchemaObject | ReferenceObject> = {
     required: ['prompt'],
     properties: { prompt: { type: 'string', description: 'A message sent to the running agent (`POST /api/v1/runs/{id}/messages`), as it reached it' } },
   },
+  approval_requested: {
+    type: 'object',
+    required: ['approvalId', 'tool', 'input'],
+    properties: {
+      approvalId: { type: 'string', format: 'uuid', description: 'Decide it with `POST /api/v1/runs/{id}/approvals/{approvalId}`' },
+      tool: { type: 'string', description: 'The tool the agent wants to call', example: 'Bash' },
+      input: { description: 'The arguments of the call (any JSON value)' },
+    },
+  },
+  approval_decided: {
+    type: 'object',
+    required: ['approvalId', 'decision', 'by'],
+    properties: {
+      approvalId: { type: 'string', format: 'uuid' },
+      decision: { type: 'string', enum: ['allow', 'deny'] },
+      by: { type: 'string', description: 'The user who decided, or `timeout` when the profile\'s `onTimeout` applied', example: 'alice' },
+      message: { type: 'string', description: 'What the decision told the model (a denial\'s reason)' },
+    },
+  },
 };
 
 /** The schema name of the event of one type: `RunStatusEvent`, `RunToolUseEvent`… */

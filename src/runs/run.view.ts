@@ -2,6 +2,19 @@ import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
 import type { RunEventType } from './entities/run-event.entity.js';
 import { RUN_STATUSES, type Run, type RunError, type RunPullRequest, type RunResult, type RunStatus } from './entities/run.entity.js';
 
+/** A tool call of a running agent that waits for a decision (a profile's `approvals`). */
+export class PendingApproval {
+  /** Decide it with `POST /api/v1/runs/{id}/approvals/{approvalId}`. */
+  approvalId: string;
+  /** The tool the agent wants to call, e.g. `Bash`. */
+  tool: string;
+  /** The arguments of the call, as the agent gave them. */
+  input: Record<string, unknown>;
+  requestedAt: string;
+  /** When the profile's `onTimeout` applies if nobody has decided. */
+  expiresAt: string;
+}
+
 /** A run as clients see it (API.md "Run object"). */
 export class RunView {
   id: string;
@@ -40,6 +53,8 @@ export class RunView {
   pullRequestError: RunError | null;
   /** The run this one follows up: it continued that run's session in the same workspace. */
   parentRunId: string | null;
+  /** The tool call the agent waits on a decision for, while it runs; null when none. */
+  pendingApproval: PendingApproval | null;
 }
 
 /** A page of runs, newest first. */
@@ -97,5 +112,6 @@ export function toRunView(run: Run): RunView {
     pullRequest: run.pullRequest?.opened ?? null,
     pullRequestError: run.pullRequest?.error ?? null,
     parentRunId: run.parentRunId ?? null,
+    pendingApproval: null,
   };
 }

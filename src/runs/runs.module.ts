@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { WorkspaceModule } from '../workspace/workspace.module.js';
+import { RunApprovalsController } from './approvals.controller.js';
+import { ApprovalsService } from './approvals.service.js';
 import { Run } from './entities/run.entity.js';
 import { FollowUpsService } from './follow-ups.service.js';
 import { AdminRunsController, RunsController } from './runs.controller.js';
@@ -16,9 +18,9 @@ export class RunsModule {
       module: RunsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Run]), WorkspaceModule, IdempotencyModule],
-      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController] : [],
-      providers: [RunsService, FollowUpsService],
-      exports: [RunsService],
+      controllers: options.http ? [RunsController, AdminRunsController, SeedCompatController, RunApprovalsController] : [],
+      providers: [RunsService, FollowUpsService, ApprovalsService],
+      exports: [RunsService, ApprovalsService],
     };
   }
 }

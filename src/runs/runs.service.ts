@@ -20,6 +20,7 @@ import { DispatcherService } from '../dispatch/dispatcher.service.js';
 import { MAX_METADATA_BYTES, MAX_PROMPT_BYTES, SubmitRunDto } from './dto/submit-run.dto.js';
 import { isFinal, Run, type RunStatus } from './entities/run.entity.js';
 import { RunEventsService } from './run-events.service.js';
+import { ApprovalsService } from './approvals.service.js';
 import { RunQueue } from '../dispatch/run-queue.js';
 import { RUN_COLUMNS, runFromRow, type RunRow } from './run-rows.js';
 import { toRunView, type RunEventView, type RunView } from './run.view.js';
@@ -75,6 +76,7 @@ export class RunsService {
     private readonly specs: SpecsService,
     private readonly idempotency: IdempotencyService,
     private readonly webhooks: WebhooksService,
+    private readonly approvals: ApprovalsService,
   ) {
     this.defaultTimeout = config.get('agents.timeoutSeconds', { infer: true });
   }
@@ -224,7 +226,7 @@ export class RunsService {
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     return {
-      items: items.map(toRunView),
+      items: await this.approvals.withPending(items.map(toRunView)),
       nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
     };
   }
@@ -238,7 +240,8 @@ export class RunsService {
   }
 
   async get(scope: RunScope, runId: string): Promise<RunView> {
-    return toRunView(await this.find(scope, runId));
+    const [view] = await this.approvals.withPending([toRunView(await this.find(scope, runId))]);
+    return view!;
   }
 
   /**

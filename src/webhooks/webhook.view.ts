@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 
-export const WEBHOOK_EVENT_TYPES = ['run.started', 'run.succeeded', 'run.failed', 'run.cancelled', 'run.timed_out', 'run.interrupted', 'run.pull_request_opened'] as const;
+export const WEBHOOK_EVENT_TYPES = ['run.started', 'run.succeeded', 'run.failed', 'run.cancelled', 'run.timed_out', 'run.interrupted', 'run.pull_request_opened', 'run.approval_requested'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;

@@ -2,7 +2,7 @@ import createFetchClient, { type Client, type Middleware } from 'openapi-fetch';
 import { AutocodeError } from './errors.js';
 import { followRunEvents, type FollowOptions } from './follow.js';
 import type { paths } from './generated/schema.js';
-import type { OpenPullRequestBody, PullRequest, PushResult, Quota, Run, RunEvent, RunListQuery, SubmitRunBody } from './types.js';
+import type { ApprovalDecisionBody, OpenPullRequestBody, PullRequest, PushResult, Quota, Run, RunEvent, RunListQuery, SubmitRunBody } from './types.js';
 
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8000`. */
@@ -53,6 +53,8 @@ export interface AutocodeHelpers {
   pushRun(id: string, options?: RequestOptions): Promise<PushResult>;
   /** Pushes the run's branch if needed and opens its pull request (GitHub) or merge request (GitLab). */
   openPullRequest(id: string, body?: OpenPullRequestBody, options?: RequestOptions): Promise<PullRequest>;
+  /** Allows or denies the tool call a run waits on (its `pendingApproval`); a closed one throws `approval_closed`. */
+  decideApproval(id: string, approvalId: string, body: ApprovalDecisionBody, options?: RequestOptions): Promise<Run>;
 }
 
 /** The typed openapi-fetch client of every route (`GET`, `POST`, … by path), plus the helpers. */
@@ -142,6 +144,10 @@ export function createClient(options: ClientOptions): AutocodeClient {
 
     async openPullRequest(id, body = {}, { signal } = {}) {
       return unwrap(await api.POST('/api/v1/runs/{id}/pull-request', { params: { path: { id } }, body, signal }));
+    },
+
+    async decideApproval(id, approvalId, body, { signal } = {}) {
+      return unwrap(await api.POST('/api/v1/runs/{id}/approvals/{approvalId}', { params: { path: { id, approvalId } }, body, signal }));
     },
   };
 

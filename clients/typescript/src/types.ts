@@ -28,6 +28,12 @@ export type OpenPullRequestBody = NonNullable<paths['/api/v1/runs/{id}/pull-requ
 /** A pull request (GitHub) or merge request (GitLab) opened for a run's branch. */
 export type PullRequest = JsonBody<paths['/api/v1/runs/{id}/pull-request']['post']['responses'][201]>;
 
+/** The body of `POST /api/v1/runs/{id}/approvals/{approvalId}`: `allow` or `deny`, and a message the model is told with a denial. */
+export type ApprovalDecisionBody = NonNullable<paths['/api/v1/runs/{id}/approvals/{approvalId}']['post']['requestBody']>['content']['application/json'];
+
+/** A tool call a run waits on a decision for (a profile's `approvals`), as its `pendingApproval` shows it. */
+export type PendingApproval = NonNullable<Run['pendingApproval']>;
+
 /** The statuses a run never leaves. */
 export const FINAL_STATUSES = ['succeeded', 'failed', 'cancelled', 'timed_out', 'interrupted'] as const satisfies readonly RunStatus[];
 

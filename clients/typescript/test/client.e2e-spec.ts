@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../../../test/jest/expect.js';
 import { disposeTestServer, startTestServer, waitForStatus, type TestServer } from '../../../test/helpers/test-server.js';
+import { DatabaseService } from '../../../src/database/database.service.js';
 import { AutocodeError, createClient, type AutocodeClient, type Run, type RunEvent } from '../src/index.js';
 
 // The client against the real server, in-process on 127.0.0.1: real HTTP, real SSE, real agents.
@@ -124,6 +125,29 @@ describe('@autocode/client', () => {
     const again = await refusal(alice.cancelRun(run.id));
     expect(again).toMatchObject({ status: 409, code: 'run_finished' });
     expect(again.problem.runStatus).toBe('cancelled');
+  });
+
+  it('decides a tool call a run waits on, and throws approval_closed for a second decision', async () => {
+    const running = await alice.submitRun({ agent: 'sleeper', prompt: 'wait' });
+    await waitForStatus(server, server.token('alice'), running.id, ['running']);
+    // Stored as the node running a gated claude agent stores it (test/approvals.e2e-spec.ts runs one).
+    const approvalId = randomUUID();
+    const database = server.app.get(DatabaseService);
+    const now = Date.now();
+    await database.query(database.dataSource.manager, 'INSERT INTO run_approvals (id, run_id, tool, input, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      approvalId,
+      running.id,
+      'Bash',
+      '{"command":"make deploy"}',
+      new Date(now).toISOString(),
+      new Date(now + 60_000).toISOString(),
+    ]);
+    expect((await alice.getRun(running.id)).pendingApproval).toMatchObject({ approvalId, tool: 'Bash', input: { command: 'make deploy' } });
+    const decided = await alice.decideApproval(running.id, approvalId, { decision: 'deny', message: 'not now' });
+    expect(decided).toMatchObject({ id: running.id, pendingApproval: null });
+    const closed = await refusal(alice.decideApproval(running.id, approvalId, { decision: 'allow' }));
+    expect([closed.status, closed.code]).toEqual([409, 'approval_closed']);
+    await alice.cancelRun(running.id);
   });
 
   it('reads the quota', async () => {

@@ -18,6 +18,7 @@ const profile: ClaudeProfile = {
   disallowedTools: ['WebFetch'],
   permissionMode: 'acceptEdits',
   appendSystemPrompt: 'Be brief.',
+  approvals: null,
   sandbox: true,
   network: true,
   limits: {},

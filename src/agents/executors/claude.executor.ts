@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SandboxService, type AgentProcess, type StartedAgent } from '../../sandbox/sandbox.service.js';
 import { CLAUDE_CREDENTIALS, type ClaudeProfile } from '../agent-profiles.js';
 import { agentEnvironment, DRAIN_TIMEOUT_MS } from './command.executor.js';
+import { approvalOptions } from './approval-gate.js';
 import { Executor, notStarted, type Execution, type ExecutionOutcome, type ExecutionRequest } from './executor.js';
 import { LineSplitter } from './line-splitter.js';
 import { claudeMessageEvents, type ParsedOutcome } from './output-parsers.js';
@@ -114,6 +115,7 @@ export class ClaudeExecutor extends Executor<ClaudeProfile> {
       prompt: input,
       options: {
         ...sessionOptions,
+        ...approvalOptions(request.profile, request.requestApproval, abortController.signal),
         abortController,
         spawnClaudeCodeProcess: (options: SpawnOptions) => {
           const agent = (launched.agent = this.sandbox.start({

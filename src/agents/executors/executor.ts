@@ -2,6 +2,7 @@ import type { ResourceLimits } from '../../sandbox/resource-limits.js';
 import type { AgentProfile } from '../agent-profiles.js';
 import type { RunEventType } from '../../runs/entities/run-event.entity.js';
 import type { ParsedOutcome } from './output-parsers.js';
+import type { RequestApproval } from './approval-gate.js';
 
 export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   runId: string;
@@ -19,6 +20,8 @@ export interface ExecutionRequest<P extends AgentProfile = AgentProfile> {
   budgetUsd?: number;
   graceMs: number;
   onEvent(type: RunEventType, data: Record<string, unknown>): void;
+  /** How a gated tool call waits for its decision (profiles with `approvals`). */
+  requestApproval?: RequestApproval;
   /** The run this one follows up: a `claude` agent resumes its session, a `command` one runs its profile's `resumeCommand`. */
   parentRunId?: string | null;
   /** Messages sent to the run while it runs (`POST /api/v1/runs/:id/messages`); only a `claude` agent reads them. */

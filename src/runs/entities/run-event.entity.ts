@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export const EVENT_TYPES = ['status', 'stdout', 'stderr', 'message', 'tool_use', 'tool_result', 'result', 'user_message'] as const;
+export const EVENT_TYPES = ['status', 'stdout', 'stderr', 'message', 'tool_use', 'tool_result', 'result', 'user_message', 'approval_requested', 'approval_decided'] as const;
 export type RunEventType = (typeof EVENT_TYPES)[number];
 
 /** One event of a run. Append-only; `seq` starts at 1 per run and has no gaps. */
@@ -15,7 +15,7 @@ export class RunEvent {
   @Column({ type: 'varchar', length: 32 })
   ts: string;
 
-  @Column({ type: 'varchar', length: 16 })
+  @Column({ type: 'varchar', length: 32 })
   type: RunEventType;
 
   @Column({ type: 'simple-json' })

@@ -450,6 +450,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{id}/approvals/{approvalId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a tool call waiting for approval
+         * @description A run of a profile with `approvals` stops before each call of a gated tool until it is decided (its `pendingApproval`, and an `approval_requested` event). `allow` lets the call run; `deny` refuses it and the model is told `message`. The owner of the run or an admin decides; the agent goes on at once, on whichever node runs it. A call already decided, past its `expiresAt` (the profile's `onTimeout` applied) or of a run no longer running answers 409 `approval_closed`.
+         */
+        post: operations["RunApprovals_decide"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -1046,6 +1066,38 @@ export interface components {
         };
         /**
          * @example {
+         *       "approvalId": "019ab3f4-0b7d-7a13-8c2e-5d9f1e0a6b47",
+         *       "tool": "Bash",
+         *       "input": {
+         *         "command": "git push origin HEAD",
+         *         "description": "Push the fix"
+         *       },
+         *       "requestedAt": "2026-11-24T07:10:12.004Z",
+         *       "expiresAt": "2026-11-24T07:20:12.004Z"
+         *     }
+         */
+        PendingApproval: {
+            /**
+             * Format: uuid
+             * @description Decide it with `POST /api/v1/runs/{id}/approvals/{approvalId}`.
+             */
+            approvalId: string;
+            /** @description The tool the agent wants to call, e.g. `Bash`. */
+            tool: string;
+            /** @description The arguments of the call, as the agent gave them. */
+            input: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            requestedAt: string;
+            /**
+             * Format: date-time
+             * @description When the profile's `onTimeout` applies if nobody has decided.
+             */
+            expiresAt: string;
+        };
+        /**
+         * @example {
          *       "id": "019ab3f2-6c1e-7d42-9a51-2f0e8c7b1d34",
          *       "userId": "alice",
          *       "agent": "claude",
@@ -1084,7 +1136,8 @@ export interface components {
          *         "draft": false,
          *         "openedAt": "2026-11-24T07:11:04.501Z"
          *       },
-         *       "pullRequestError": null
+         *       "pullRequestError": null,
+         *       "pendingApproval": null
          *     }
          */
         RunView: {
@@ -1128,6 +1181,8 @@ export interface components {
             pullRequestError: components["schemas"]["RunError"] | null;
             /** @description The run this one follows up: it continued that run's session in the same workspace. */
             parentRunId: string | null;
+            /** @description The tool call the agent waits on a decision for, while it runs; null when none. */
+            pendingApproval: components["schemas"]["PendingApproval"] | null;
         };
         RunPage: {
             items: components["schemas"]["RunView"][];
@@ -1191,6 +1246,21 @@ export interface components {
             /** @enum {string} */
             endpoint: "agents";
         };
+        /**
+         * @example {
+         *       "decision": "deny",
+         *       "message": "Do not push; open a pull request instead."
+         *     }
+         */
+        DecideApprovalDto: {
+            /**
+             * @description `allow` lets the tool call run; `deny` refuses it and the agent goes on without it.
+             * @enum {string}
+             */
+            decision: "allow" | "deny";
+            /** @description Told to the model with a denial (and recorded with either decision): at most 10,000 characters. */
+            message?: string;
+        };
         AgentView: {
             /** @description What `agent` names at submit. */
             name: string;
@@ -1242,13 +1312,13 @@ export interface components {
              */
             url: string;
             /** @description The event types to send; every type when left out. */
-            events?: ("run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened")[];
+            events?: ("run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened" | "run.approval_requested")[];
         };
         /**
          * @description The event types sent to it.
          * @enum {string}
          */
-        WebhookEventType: "run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened";
+        WebhookEventType: "run.started" | "run.succeeded" | "run.failed" | "run.cancelled" | "run.timed_out" | "run.interrupted" | "run.pull_request_opened" | "run.approval_requested";
         CreatedWebhookEndpoint: {
             /** @description The event types sent to it. */
             events: components["schemas"]["WebhookEventType"][];
@@ -1565,6 +1635,57 @@ export interface components {
                 prompt: string;
             };
         };
+        /** @description A `approval_requested` event of a run */
+        RunApprovalRequestedEvent: {
+            /** @description Starts at 1 for each run and has no gaps; the SSE `id` */
+            seq: number;
+            /** Format: date-time */
+            ts: string;
+            /**
+             * @description The SSE `event` (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "approval_requested";
+            data: {
+                /**
+                 * Format: uuid
+                 * @description Decide it with `POST /api/v1/runs/{id}/approvals/{approvalId}`
+                 */
+                approvalId: string;
+                /**
+                 * @description The tool the agent wants to call
+                 * @example Bash
+                 */
+                tool: string;
+                /** @description The arguments of the call (any JSON value) */
+                input: unknown;
+            };
+        };
+        /** @description A `approval_decided` event of a run */
+        RunApprovalDecidedEvent: {
+            /** @description Starts at 1 for each run and has no gaps; the SSE `id` */
+            seq: number;
+            /** Format: date-time */
+            ts: string;
+            /**
+             * @description The SSE `event` (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "approval_decided";
+            data: {
+                /** Format: uuid */
+                approvalId: string;
+                /** @enum {string} */
+                decision: "allow" | "deny";
+                /**
+                 * @description The user who decided, or `timeout` when the profile's `onTimeout` applied
+                 * @example alice
+                 */
+                by: string;
+                /** @description What the decision told the model (a denial's reason) */
+                message?: string;
+            };
+        };
         /**
          * @description One event of a run; `type` says which, and the shape of `data`. In an SSE stream, `seq` is the frame's `id` and `type` its `event`.
          * @example {
@@ -1576,7 +1697,7 @@ export interface components {
          *       }
          *     }
          */
-        RunEvent: components["schemas"]["RunStatusEvent"] | components["schemas"]["RunStdoutEvent"] | components["schemas"]["RunStderrEvent"] | components["schemas"]["RunMessageEvent"] | components["schemas"]["RunToolUseEvent"] | components["schemas"]["RunToolResultEvent"] | components["schemas"]["RunResultEvent"] | components["schemas"]["RunUserMessageEvent"];
+        RunEvent: components["schemas"]["RunStatusEvent"] | components["schemas"]["RunStdoutEvent"] | components["schemas"]["RunStderrEvent"] | components["schemas"]["RunMessageEvent"] | components["schemas"]["RunToolUseEvent"] | components["schemas"]["RunToolResultEvent"] | components["schemas"]["RunResultEvent"] | components["schemas"]["RunUserMessageEvent"] | components["schemas"]["RunApprovalRequestedEvent"] | components["schemas"]["RunApprovalDecidedEvent"];
     };
     responses: never;
     parameters: never;
@@ -5035,6 +5156,194 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"] & {
                         /** @enum {string} */
                         code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Request Header Fields Too Large: `headers_too_large` */
+            431: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+    };
+    RunApprovals_decide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                approvalId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideApprovalDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description Bad Request: `validation_failed` */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdUnlessUnparsed"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Unauthorized: `unauthorized` */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Forbidden: `csrf_failed` */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "csrf_failed";
+                    };
+                };
+            };
+            /** @description Not Found: `run_not_found`, `approval_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "run_not_found" | "approval_not_found";
+                    };
+                };
+            };
+            /** @description Conflict: `approval_closed` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "approval_closed";
+                    };
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description URI Too Long: `uri_too_long` */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "uri_too_long";
+                    };
+                };
+            };
+            /** @description Unsupported Media Type: `unsupported_media_type` */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"] & {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
                     };
                 };
             };
