@@ -15,6 +15,7 @@ export { exitWithStartupError, loadEnvFile } from './startup.js';
  * `src/main.ts` and `autocode serve`.
  */
 export async function startServer(config: AppConfig): Promise<NestFastifyApplication> {
+  logProcessWarnings();
   const releasePidFile = await acquirePidFile(config.pidFile);
   process.once('exit', releasePidFile);
   let app: NestFastifyApplication;
@@ -39,6 +40,16 @@ export async function startServer(config: AppConfig): Promise<NestFastifyApplica
   });
   new Logger('Server').log(startSummary(`http://${config.http.host}:${port}`, config));
   return app;
+}
+
+/**
+ * Node prints process warnings (a library's advice or deprecation, such as the Agent SDK's about
+ * a profile's tools) to stderr, outside the JSON log: its printer is replaced by a log line.
+ */
+function logProcessWarnings(): void {
+  const logger = new Logger('Process');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => logger.warn({ warning: warning.name, code: warning.code }, warning.message));
 }
 
 /** The one line a person starting the server reads: where it is, where its data is, and what to do next. */
