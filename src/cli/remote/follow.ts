@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { AutocodeError, type AutocodeClient, type Run } from '@autocode/client';
+import { createInterface } from 'node:readline/promises';
+import { AutocodeError, type AutocodeClient, type Run, type RunEvent } from '@autocode/client';
 import { describeFailure, EXIT, exitCodeOfStatus } from './exit-codes.js';
 import { countDiffFiles, formatDuration, type RunPrinter } from './render.js';
 
@@ -14,6 +15,19 @@ export interface FollowToEnd {
   diffFile?: string;
   /** Ctrl-C (or SIGTERM) cancels the run and waits for its end; a second one leaves at once. */
   cancelOnInterrupt: boolean;
+  /**
+   * What to do when the agent asks for an approval: allow each (`all`, `--approve-all`), ask at the
+   * terminal (`ask`), or say how to decide it and go on following (`none`).
+   */
+  approvals?: Approvals;
+}
+
+export type Approvals = 'all' | 'ask' | 'none';
+
+/** `ask` when a person is at the terminal to answer, else `none`; `--approve-all` makes it `all`. */
+export function approvalsMode(approveAll: boolean | undefined, json: boolean | undefined): Approvals {
+  if (approveAll) return 'all';
+  return !json && process.stdin.isTTY && process.stderr.isTTY ? 'ask' : 'none';
 }
 
 /**
@@ -48,12 +62,42 @@ export async function followToEnd(options: FollowToEnd): Promise<number> {
     },
   })) {
     if (options.printEvents) printer.event(event);
+    if (event.type === 'approval_requested' && options.approvals) await answerApproval(client, runId, event, options.approvals, printer);
   }
   following = false;
   const run = await client.getRun(runId);
   const filesChanged = await diffOf(client, run, options.diffFile, printer);
   printer.summary(run, filesChanged);
   return interrupted ? EXIT.cancelled : exitCodeOfStatus(run.status);
+}
+
+/** Decides an approval the agent waits on, as `mode` says; a decision that comes too late is only noted. */
+async function answerApproval(client: AutocodeClient, runId: string, event: RunEvent, mode: Approvals, printer: RunPrinter): Promise<void> {
+  const { approvalId, tool } = event.data as { approvalId: string; tool: string };
+  if (mode === 'none') {
+    printer.note(`the agent waits for a decision on ${tool}: \`autocode runs approve ${runId} ${approvalId}\` or \`autocode runs deny ${runId} ${approvalId} --message "…"\``);
+    return;
+  }
+  let decision: { decision: 'allow' | 'deny'; message?: string } = { decision: 'allow' };
+  if (mode === 'ask') {
+    const terminal = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = (await terminal.question(`allow ${tool}? [y = allow, n = deny, or type why you deny it] `)).trim();
+      if (!/^y(es)?$/i.test(answer)) decision = { decision: 'deny', ...(answer !== '' && !/^no?$/i.test(answer) && { message: answer }) };
+    } finally {
+      terminal.close();
+    }
+  }
+  try {
+    await client.decideApproval(runId, approvalId, decision);
+    if (mode === 'all') printer.note(`allowed ${tool} (--approve-all)`);
+  } catch (error) {
+    if (error instanceof AutocodeError && error.code === 'approval_closed') {
+      printer.note(`too late: ${error.problem.detail ?? 'the approval is closed'}`);
+      return;
+    }
+    throw error;
+  }
 }
 
 /** Writes the diff where asked and answers how many files it touches (null when the run has no workspace). */

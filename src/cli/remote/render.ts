@@ -105,6 +105,17 @@ export class RunPrinter {
       case 'tool_result':
         if (data.ok === false) this.note(`${red('tool error')} ${typeof data.name === 'string' ? `${data.name} ` : ''}${dim(oneLine(data.output))}`);
         break;
+      case 'user_message':
+        this.note(`${cyan('message')} ${dim(oneLine(data.prompt))}`);
+        break;
+      case 'approval_requested':
+        this.note(`${this.colour.yellow('approval asked')} ${data.tool} ${dim(toolSummary(data.input))} ${dim(`(${data.approvalId})`)}`);
+        break;
+      case 'approval_decided': {
+        const decided = data.decision === 'allow' ? this.colour.green('allowed') : red('denied');
+        this.note(`${decided} by ${data.by}${typeof data.message === 'string' ? dim(`: ${oneLine(data.message)}`) : ''}`);
+        break;
+      }
       default:
         break;
     }

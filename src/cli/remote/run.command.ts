@@ -1,9 +1,9 @@
 import type { AutocodeClient, SubmitRunBody } from '@autocode/client';
 import { Command, Option } from 'commander';
 import { CliError } from '../../common/cli-output.js';
-import { connect, dollars, keyValue, positiveInteger, readStdin } from './connection.js';
+import { connect, dollars, keyValue, positiveInteger, readStdin, runIdArgument } from './connection.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
-import { followToEnd } from './follow.js';
+import { approvalsMode, followToEnd } from './follow.js';
 import { outputMode, RunPrinter } from './render.js';
 
 interface RunOptions {
@@ -21,9 +21,24 @@ interface RunOptions {
   pr?: boolean;
   prDraft?: boolean;
   prBase?: string;
+  continue?: string;
+  approveAll?: boolean;
   reconnectSeconds: number;
   context?: string;
 }
+
+/** What a follow-up takes from the run it continues, so these may not be given with --continue. */
+const SET_BY_THE_PARENT: [keyof RunOptions, string][] = [
+  ['agent', '--agent'],
+  ['workspace', '--workspace'],
+  ['spec', '--spec'],
+  ['timeout', '--timeout'],
+  ['maxBudgetUsd', '--max-budget-usd'],
+  ['model', '--model'],
+  ['metadata', '--metadata'],
+  ['idempotencyKey', '--idempotency-key'],
+  ['pr', '--pr'],
+];
 
 export function contextOption(): Option {
   return new Option('--context <name>', 'the saved server context to use (default: the one `login` chose last; AUTOCODE_CONTEXT)');
@@ -51,6 +66,8 @@ export function runCommand(): Command {
     .option('--pr', 'once the run succeeds with changes, push its branch and open a pull request (the workspace needs a forge and a credential)')
     .option('--pr-draft', 'with --pr: open it as a draft')
     .option('--pr-base <branch>', 'with --pr: the branch to merge into (default: the one the workspace has checked out)')
+    .addOption(new Option('--continue <run-id>', 'send the prompt to this run: into its session while it runs, or as a follow-up run that resumes it once it has finished').argParser(runIdArgument))
+    .option('--approve-all', 'allow every tool call the agent asks approval for (CI); without it a terminal asks you, and elsewhere the command says how to decide')
     .addOption(reconnectOption())
     .addOption(contextOption())
     .addHelpText(
@@ -66,7 +83,9 @@ Examples:
   autocode run --agent claude --workspace app "fix the failing test"
   git diff HEAD~1 | autocode run --workspace app --diff review.patch -
   autocode run --detach --json "update the changelog"
-  autocode run --workspace app --pr --pr-base develop "add a CHANGELOG entry"`,
+  autocode run --workspace app --pr --pr-base develop "add a CHANGELOG entry"
+  autocode run --continue 0193f1c2-… "also update the docs"
+  autocode run --agent gated --approve-all "run the migration"`,
     )
     .action(async (prompt: string | undefined, options: RunOptions) => {
       process.exitCode = await run(prompt, options);
@@ -80,6 +99,7 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
   }
   if ((options.prDraft || options.prBase !== undefined) && !options.pr) throw new CliError('--pr-draft and --pr-base go with --pr', EXIT.usage);
   if (options.pr && options.workspace === undefined) throw new CliError('--pr needs --workspace: a pull request proposes the run\'s branch of a named workspace', EXIT.usage);
+  if (options.continue !== undefined) return continueRun(options.continue, prompt, options);
   const { client } = connect(options.context);
   const body: SubmitRunBody = {
     ...(prompt ? { prompt } : {}),
@@ -107,9 +127,39 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
     reconnectSeconds: options.reconnectSeconds,
     diffFile: options.diff,
     cancelOnInterrupt: true,
+    approvals: approvalsMode(options.approveAll, options.json),
   });
   if (!options.pr || outcome !== EXIT.succeeded) return outcome;
   return awaitPullRequest(client, submitted.id, printer);
+}
+
+/**
+ * `run --continue ID`: the prompt goes to the run (`POST /runs/:id/messages`). A running run takes it
+ * into its session and is followed (from its first event) to its end; a finished one answers with a
+ * follow-up run, which is followed like a new submit.
+ */
+async function continueRun(runId: string, prompt: string | undefined, options: RunOptions): Promise<number> {
+  if (prompt === undefined || prompt === '') throw new CliError('--continue needs a prompt: `autocode run --continue ID "PROMPT"` (or - for stdin)', EXIT.usage);
+  const taken = SET_BY_THE_PARENT.filter(([name]) => options[name] !== undefined).map(([, flag]) => flag);
+  if (taken.length > 0) throw new CliError(`${taken.join(', ')} cannot go with --continue: a follow-up runs as the run it continues`, EXIT.usage);
+  const { client } = connect(options.context);
+  const answered = await client.sendMessage(runId, prompt);
+  if (options.detach) {
+    process.stdout.write(options.json ? JSON.stringify(answered) + '\n' : `${answered.id}\n`);
+    return EXIT.succeeded;
+  }
+  const printer = new RunPrinter(outputMode(options.json));
+  printer.note(answered.id === runId ? `message sent to run ${runId}, which is running` : `run ${answered.id} · follows up ${runId} · agent ${answered.agent}`);
+  return followToEnd({
+    client,
+    runId: answered.id,
+    printer,
+    printEvents: true,
+    reconnectSeconds: options.reconnectSeconds,
+    diffFile: options.diff,
+    cancelOnInterrupt: true,
+    approvals: approvalsMode(options.approveAll, options.json),
+  });
 }
 
 /** How long the server may take to push and open the pull request after the run's end. */

@@ -206,9 +206,25 @@ function pullRequestCommand(): Command {
     });
 }
 
+function decisionCommand(decision: 'allow' | 'deny'): Command {
+  const name = decision === 'allow' ? 'approve' : 'deny';
+  return new Command(name)
+    .description(decision === 'allow' ? 'allow the tool call a run waits on (the run owner or an admin)' : 'deny the tool call a run waits on; the agent reads --message as the reason')
+    .argument('<id>', 'run id', runIdArgument)
+    .argument('<approval-id>', 'the approval (its `approval_requested` event, or `pendingApproval` of `runs show --json`)')
+    .option('--message <text>', decision === 'allow' ? 'a note recorded with the decision' : 'why: the model reads it as the call\'s result')
+    .option('--json', 'print the run as JSON')
+    .addOption(contextOption())
+    .action(async (id: string, approvalId: string, options: Common & { message?: string }) => {
+      const run = await connect(options.context).client.decideApproval(id, approvalId, { decision, ...(options.message !== undefined && { message: options.message }) });
+      if (options.json) return printJson(run);
+      process.stdout.write(`${decision === 'allow' ? 'allowed' : 'denied'}; run ${run.id} is ${run.status}\n`);
+    });
+}
+
 export function runsCommand(): Command {
   return new Command('runs')
-    .description('runs on the server: list, show, logs, cancel, diff, wait, push, pr')
+    .description('runs on the server: list, show, logs, cancel, diff, wait, push, pr, approve, deny')
     .addCommand(listCommand())
     .addCommand(showCommand())
     .addCommand(logsCommand())
@@ -216,5 +232,7 @@ export function runsCommand(): Command {
     .addCommand(diffCommand())
     .addCommand(waitCommand())
     .addCommand(pushCommand())
-    .addCommand(pullRequestCommand());
+    .addCommand(pullRequestCommand())
+    .addCommand(decisionCommand('allow'))
+    .addCommand(decisionCommand('deny'));
 }
