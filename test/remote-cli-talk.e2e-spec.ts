@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,13 +6,14 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { autocode, clientEnv, startCli } from './helpers/autocode.js';
-import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, type TestServer } from './helpers/test-server.js';
+import { DIST, disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, type TestServer } from './helpers/test-server.js';
 
 // `autocode run --continue` and approvals from the CLI: the built CLI in a child process against a
 // real server, whose claude agents talk to the stand-in for the Messages API.
 
 const SCRIPTS: Record<string, StubTurn[]> = {
   'cli-allow': [{ text: 'Writing it.', tool: 'Bash', input: { command: 'echo approved > allowed.txt', description: 'write a file' } }, { text: 'Wrote allowed.txt.' }],
+  'cli-ask': [{ tool: 'Bash', input: { command: 'echo asked > asked.txt', description: 'write a file' } }, { text: 'I will leave it.' }],
   'cli-deny': [{ tool: 'Bash', input: { command: 'echo nope > denied.txt', description: 'write a file' } }, { text: 'Understood, I will not.' }],
 };
 
@@ -22,6 +24,8 @@ const AGENTS = {
 };
 
 const RUN_ID = /run ([0-9a-f-]{36})/;
+/** script(1), from util-linux, gives a command a terminal; without it the terminal test is skipped. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 describe('autocode run --continue, and approvals from the CLI', () => {
   let stub: AnthropicStub;
@@ -97,5 +101,22 @@ describe('autocode run --continue, and approvals from the CLI', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/denied by tess: not on this branch/);
     expect(existsSync(join(server.dataDir, 'users', 'tess', 'runs', hint[1]!, 'denied.txt'))).toBe(false);
+  });
+
+  (hasScript ? it : it.skip)('at a terminal, run asks; an answer other than y denies with it as the reason', async () => {
+    // script(1) gives the CLI a terminal; what the test writes is typed at it.
+    const command = `${process.execPath} ${join(DIST, 'cli.js')} run --agent gated '[script:cli-ask] write a file'`;
+    const session = spawn('script', ['-qefc', command, '/dev/null'], { env, stdio: 'pipe' });
+    let output = '';
+    session.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => session.on('close', resolve));
+    await waitFor(() => output.includes('allow Bash?'), 60_000, 'the question');
+    session.stdin.write('no, not today\r');
+    expect(await exited).toBe(0);
+    // A terminal gets colours.
+    const plain = output.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
+    expect(plain, plain).toContain('allow Bash? [y = allow, n = deny, or type why you deny it]');
+    expect(plain, plain).toMatch(/denied by tess: no, not today/);
+    expect(plain, plain).toMatch(/succeeded · /);
   });
 });
