@@ -1,6 +1,6 @@
 import base from './jest.config.mjs';
 
-/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character, webhook, dashboard-session, fairness and forge scenarios again, on PostgreSQL: each test app gets a database of its own. */
+/** The run lifecycle, daemon, quota, workspace, health, idempotency, control-character, webhook, dashboard-session, fairness, forge, approval, budget, follow-up and Redis-away scenarios again, on PostgreSQL: each test app gets a database of its own. */
 export default {
   ...base,
   testMatch: [
@@ -16,6 +16,9 @@ export default {
     '<rootDir>/test/dashboard.e2e-spec.ts',
     '<rootDir>/test/forge.e2e-spec.ts',
     '<rootDir>/test/approvals.e2e-spec.ts',
+    '<rootDir>/test/budgets.e2e-spec.ts',
+    '<rootDir>/test/follow-ups.e2e-spec.ts',
+    '<rootDir>/test/redis-away.e2e-spec.ts',
     '<rootDir>/test/**/*.services-spec.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/jest/on-postgres.ts'],
