@@ -70,7 +70,7 @@ export function MessageBox({ run }: { run: Run }) {
         />
         <p id="run-message-hint" className="hint">
           {finished
-            ? 'Starts a follow-up run of the same agent that continues this one (Ctrl+Enter sends).'
+            ? 'Starts a follow-up run of the same agent that continues this one, if its profile can (Ctrl+Enter sends).'
             : 'Goes to the agent while it works (Ctrl+Enter sends).'}
         </p>
       </div>
