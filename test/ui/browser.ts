@@ -32,8 +32,8 @@ export async function openPage(browser: Browser, options: PageOptions = {}): Pro
   const problems: PageProblems = { errors: [] };
   page.on('pageerror', (error) => problems.errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    // A refused request (401 before sign-in, a 429 the test provokes) is logged by Chromium as a console error; those are expected.
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|429)/.test(message.text())) {
+    // A refused request (401 before sign-in, a 409 or 429 the test provokes) is logged by Chromium as a console error; those are expected.
+    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|429)/.test(message.text())) {
       problems.errors.push(`console: ${message.text()}`);
     }
   });

@@ -35,7 +35,11 @@ export function App() {
 function Page({ path }: { path: string }) {
   const { isAdmin } = useSession();
   const run = /^\/runs\/([^/]+)$/.exec(path);
-  if (run) return <RunPage id={decodeURIComponent(run[1]!)} />;
+  if (run) {
+    const id = decodeURIComponent(run[1]!);
+    // A new page for each run (a follow-up moves from its parent to itself): no state carries over.
+    return <RunPage key={id} id={id} />;
+  }
   switch (path) {
     case '/':
     case '/sign-in':

@@ -1,26 +1,7 @@
 import type { RunEvent } from '@autocode/client';
+import { describeEvent } from './describe-event';
 
-function summary(event: RunEvent): string {
-  const data = event.data as Record<string, unknown>;
-  switch (event.type) {
-    case 'status':
-      return `status ${String(data.status)}${data.reason ? ` (${String(data.reason)})` : ''}`;
-    case 'tool_use':
-      return `${String(data.name)} ${JSON.stringify(data.input ?? {}).slice(0, 200)}`;
-    case 'tool_result':
-      return `${data.name ? String(data.name) + ' ' : ''}${data.ok ? 'ok' : 'failed'}: ${String(data.output ?? '').slice(0, 200)}`;
-    case 'result':
-      return [data.summary, data.costUsd !== undefined ? `$${Number(data.costUsd).toFixed(4)}` : null, data.turns !== undefined ? `${String(data.turns)} turns` : null]
-        .filter(Boolean)
-        .join(' · ');
-    case 'message':
-      return String(data.text ?? '').slice(0, 200);
-    default:
-      return JSON.stringify(data).slice(0, 200);
-  }
-}
-
-/** Everything the run did besides printing: status changes, tool uses and their results, messages, the result. */
+/** Everything the run did besides printing: status changes, tool uses and their results, messages, approvals, the result. */
 export function EventTimeline({ events }: { events: RunEvent[] }) {
   if (events.length === 0) return <p className="muted">No events yet.</p>;
   return (
@@ -29,7 +10,7 @@ export function EventTimeline({ events }: { events: RunEvent[] }) {
         <li key={event.seq} className={`timeline-${event.type}`}>
           <time dateTime={event.ts}>{new Date(event.ts).toLocaleTimeString()}</time>
           <span className="badge">{event.type.replace('_', ' ')}</span>
-          <span className="timeline-text">{summary(event)}</span>
+          <span className="timeline-text">{describeEvent(event)}</span>
         </li>
       ))}
     </ol>

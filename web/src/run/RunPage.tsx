@@ -1,12 +1,14 @@
-import { isFinalStatus } from '@autocode/client';
+import { isFinalStatus, type Run } from '@autocode/client';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useCallback, useState } from 'react';
 import { AutocodeError, describeError } from '../api';
 import { formatDuration, formatTime, StatusBadge } from '../common/format';
 import { Link, useTitle } from '../router';
 import { useSession } from '../session';
+import { ApprovalPanel } from './ApprovalPanel';
 import { EventTimeline } from './EventTimeline';
 import { LogView } from './LogView';
+import { MessageBox } from './MessageBox';
 import { PullRequestActions } from './PullRequestActions';
 import { useRunEvents } from './useRunEvents';
 
@@ -17,6 +19,7 @@ export default function RunPage({ id }: { id: string }) {
   const { client } = useSession();
   const queries = useQueryClient();
   const [cancelError, setCancelError] = useState<string | null>(null);
+  const [approvalNotice, setApprovalNotice] = useState<string | null>(null);
   const run = useQuery({ queryKey: ['run', id], queryFn: ({ signal }) => client.getRun(id, { signal }), retry: false });
   const refresh = useCallback(() => void queries.invalidateQueries({ queryKey: ['run', id] }), [queries, id]);
   const events = useRunEvents(client, id, refresh);
@@ -57,6 +60,14 @@ export default function RunPage({ id }: { id: string }) {
     }
   };
   const result = data.result;
+  const decided = (answer: Run): void => {
+    setApprovalNotice(null);
+    queries.setQueryData(['run', id], answer);
+  };
+  const closed = (detail: string): void => {
+    setApprovalNotice(detail);
+    refresh();
+  };
 
   return (
     <article aria-labelledby="run-title">
@@ -85,12 +96,26 @@ export default function RunPage({ id }: { id: string }) {
           {cancelError}
         </p>
       )}
+      {data.pendingApproval && <ApprovalPanel key={data.pendingApproval.approvalId} runId={id} approval={data.pendingApproval} onDecided={decided} onClosed={closed} />}
+      {approvalNotice && (
+        <p className="error" role="alert">
+          {approvalNotice}
+        </p>
+      )}
       <p className="prompt-text">{data.prompt || (data.specId ? `spec ${data.specId}` : '')}</p>
       <dl className="facts">
         <div>
           <dt>Agent</dt>
           <dd>{data.agent}</dd>
         </div>
+        {data.parentRunId && (
+          <div>
+            <dt>Thread</dt>
+            <dd>
+              <Link href={`/runs/${data.parentRunId}`}>Follows up {data.parentRunId.slice(0, 8)}</Link>
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Workspace</dt>
           <dd>{data.workspace ?? 'fresh directory'}</dd>
@@ -146,6 +171,7 @@ export default function RunPage({ id }: { id: string }) {
         <h2 id="events-title">Events</h2>
         <EventTimeline events={events.store.timeline} />
       </section>
+      <MessageBox run={data} />
       <section aria-labelledby="diff-title">
         <h2 id="diff-title">Diff</h2>
         {!finished ? (

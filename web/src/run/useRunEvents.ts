@@ -16,18 +16,21 @@ export interface RunEventStore {
   timeline: RunEvent[];
 }
 
+/** The events after which the run view itself changed (its status, its pending approval): the page fetches it again. */
+const RUN_CHANGING = new Set(['status', 'approval_requested', 'approval_decided']);
+
 /**
  * Follows the run's events (replay, then live, resumed after dropped connections) into a store,
- * and re-renders at most ten times a second however fast they come (in the animation frame after
+ * calls `onRunChange` after the events that change the run view, and re-renders at most ten times a second however fast they come (in the animation frame after
  * the pause, so a hidden tab does not render at all).
  */
-export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => void): { store: RunEventStore; version: number; error: string | null; done: boolean } {
+export function useRunEvents(client: AutocodeClient, id: string, onRunChange: () => void): { store: RunEventStore; version: number; error: string | null; done: boolean } {
   const store = useRef<RunEventStore>({ lines: [], streams: [], timeline: [] });
   const [version, setVersion] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState(false);
-  const finalRef = useRef(onFinal);
-  finalRef.current = onFinal;
+  const changeRef = useRef(onRunChange);
+  changeRef.current = onRunChange;
 
   useEffect(() => {
     store.current = { lines: [], streams: [], timeline: [] };
@@ -73,7 +76,7 @@ export function useRunEvents(client: AutocodeClient, id: string, onFinal: () => 
               }
             }
             current.timeline.push(event);
-            if (event.type === 'status') finalRef.current();
+            if (RUN_CHANGING.has(event.type)) changeRef.current();
           }
           schedule();
           if (finalStatusOf(event)) setDone(true);
