@@ -123,11 +123,12 @@ describe('follow-up messages', () => {
     expect(refused.status, refused.text).toBe(409);
     expect(refused.json).toMatchObject({ code: 'follow_up_unsupported' });
 
-    const first = await submit({ agent: 'resumable', prompt: 'one' });
+    const first = await submit({ agent: 'resumable', prompt: 'one', timeoutSeconds: 77, maxBudgetUsd: 0.5, metadata: { ticket: 'T-1' } });
     await done(first);
     const followUp = await send(first, 'two');
     expect(followUp.status, followUp.text).toBe(202);
-    expect(await done(followUp.json.id)).toMatchObject({ status: 'succeeded', parentRunId: first });
+    // It runs as the run it continues.
+    expect(await done(followUp.json.id)).toMatchObject({ status: 'succeeded', parentRunId: first, timeoutSeconds: 77, maxBudgetUsd: 0.5, metadata: { ticket: 'T-1' } });
     expect((await server.request('GET', `/api/v1/runs/${followUp.json.id}/logs`, { token: alice })).text).toBe('again two\n');
   });
 

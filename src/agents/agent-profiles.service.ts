@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../config/configuration.js';
-import { loadAgentCatalog, type AgentCatalog, type AgentProfile } from './agent-profiles.js';
+import { loadAgentCatalog } from './agent-profiles-file.js';
+import type { AgentCatalog, AgentProfile } from './agent-profiles.js';
 
 /** The agent profiles this server offers: built-ins plus `AGENTS_FILE`, validated at boot. */
 @Injectable()

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../../test/jest/expect.js';
-import { BUILT_IN_PROFILES, loadAgentCatalog, parseAgentsDocument } from './agent-profiles.js';
+import { loadAgentCatalog, parseAgentsDocument } from './agent-profiles-file.js';
+import { BUILT_IN_PROFILES } from './agent-profiles.js';
 import { agentEnvironment, expandArgv } from './executors/command.executor.js';
 
 describe('agent profiles', () => {

@@ -6,6 +6,7 @@ import { AgentProfilesService } from '../agents/agent-profiles.service.js';
 import { SessionTranscripts } from '../agents/executors/session-store.js';
 import { RunInboxesService } from '../dispatch/run-inboxes.service.js';
 import { isFinal, type Run } from './entities/run.entity.js';
+import type { SubmitRunDto } from './dto/submit-run.dto.js';
 import type { RunView } from './run.view.js';
 import { RunsService } from './runs.service.js';
 
@@ -66,6 +67,15 @@ export class FollowUpsService {
   }
 }
 
-function followUpRequest(run: Run, prompt: string): { agent: string; prompt: string; workspace?: string; model?: string } {
-  return { agent: run.agent, prompt, ...(run.workspace !== null ? { workspace: run.workspace } : {}), ...(run.model !== null ? { model: run.model } : {}) };
+/** A follow-up runs as the run it continues: the same agent, workspace, model, timeout, budget and metadata. */
+function followUpRequest(run: Run, prompt: string): SubmitRunDto {
+  return {
+    agent: run.agent,
+    prompt,
+    timeoutSeconds: run.timeoutSeconds,
+    metadata: run.metadata,
+    ...(run.workspace !== null ? { workspace: run.workspace } : {}),
+    ...(run.model !== null ? { model: run.model } : {}),
+    ...(run.maxBudgetUsd !== null && run.maxBudgetUsd !== undefined ? { maxBudgetUsd: run.maxBudgetUsd } : {}),
+  };
 }
