@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
+import { DatabaseService } from '../src/database/database.service.js';
 import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
@@ -20,6 +21,7 @@ const AGENTS = {
   ...FIXTURE_AGENTS,
   'claude-test': { executor: 'claude', maxTurns: 5, allowedTools: ['Read', 'Write', 'Edit', 'Bash'] },
   resumable: { executor: 'command', command: ['/bin/echo', 'first {prompt}'], resumeCommand: ['/bin/echo', 'again {prompt}'] },
+  'resumable-slow': { executor: 'command', command: [process.execPath, '-e', "setTimeout(() => console.log('first'), 1500)"], resumeCommand: ['/bin/echo', 'again {prompt}'] },
 };
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -130,6 +132,27 @@ describe('follow-up messages', () => {
     // It runs as the run it continues.
     expect(await done(followUp.json.id)).toMatchObject({ status: 'succeeded', parentRunId: first, timeoutSeconds: 77, maxBudgetUsd: 0.5, metadata: { ticket: 'T-1' } });
     expect((await server.request('GET', `/api/v1/runs/${followUp.json.id}/logs`, { token: alice })).text).toBe('again two\n');
+  });
+
+  it('follows up, once the run has ended, a message stored for it that its agent never read', async () => {
+    const id = await submit({ agent: 'resumable-slow', prompt: 'one' });
+    await waitForStatus(server, alice, id, ['running'], 15_000);
+    // As a message lands when the agent has stopped reading: stored, not delivered.
+    const database = server.app.get(DatabaseService);
+    await database.query(database.dataSource.manager, 'INSERT INTO run_messages (id, run_id, prompt, created_at) VALUES (?, ?, ?, ?)', [
+      '01a2350f-0000-7000-8000-000000000001',
+      id,
+      'too late',
+      new Date().toISOString(),
+    ]);
+    expect(await done(id)).toMatchObject({ status: 'succeeded' });
+    const followUp = await waitFor(async () => {
+      const thread = await server.request('GET', `/api/v1/runs?thread=${id}`, { token: alice });
+      return thread.json.items.find((run: Json) => run.parentRunId === id);
+    }, 15_000, 'the follow-up');
+    expect(followUp).toMatchObject({ prompt: 'too late', agent: 'resumable-slow' });
+    expect(await done(followUp.id)).toMatchObject({ status: 'succeeded' });
+    expect((await server.request('GET', `/api/v1/runs/${followUp.id}/logs`, { token: alice })).text).toBe('again too late\n');
   });
 
   it('lets no other user send a message to a run (404 run_not_found)', async () => {
