@@ -171,7 +171,13 @@ describe('several nodes with Redis', () => {
     const down = await request(api.url, 'GET', '/health/detailed', { token: admin });
     expect(down.json.status).toBe('degraded');
     expect(down.json.components.redis.detail.message).toContain('Redis is unreachable');
+    // The API node still takes submits; a worker gets no runs without Redis, and says so.
     expect((await request(api.url, 'GET', '/health/ready')).status).toBe(200);
+    const workerReady = await waitFor(async () => {
+      const ready = await request(worker.url, 'GET', '/health/ready');
+      return ready.status === 503 ? ready : undefined;
+    }, 10_000, 'the worker to be unready');
+    expect(workerReady.json.error.redis).toMatchObject({ status: 'down' });
 
     const client = createClient({ baseUrl: api.url, token });
     const startedAt = Date.now();
@@ -186,6 +192,7 @@ describe('several nodes with Redis', () => {
 
     await redis.start();
     await waitFor(async () => (await redisComponent(api)).status === 'up' && (await redisComponent(worker)).status === 'up', 15_000, 'both nodes back on Redis');
+    expect((await request(worker.url, 'GET', '/health/ready')).status).toBe(200);
     // Redis came back empty: the worker's sweep of the database enqueues the run again.
     await waitFor(async () => isFinalStatus((await client.getRun(run.id)).status), 30_000, 'the run to end');
     await followed;

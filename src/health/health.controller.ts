@@ -54,7 +54,7 @@ export class HealthController {
   /**
    * Readiness
    *
-   * @remarks The database, the queue and the workspace disk answer, recovery is done and the server is not draining; 503 naming the failing check otherwise (Terminus shape). Public.
+   * @remarks The database, the queue and the workspace disk answer, recovery is done and the server is not draining (and, on a `ROLE=worker` node with `REDIS_URL`, Redis answers); 503 naming the failing check otherwise (Terminus shape). Public.
    */
   @Get('ready')
   @ApiOkResponse({ type: ReadinessReport, description: 'Every probe is up' })
@@ -111,6 +111,8 @@ export class HealthController {
         () => this.indicators.disk(),
         () => this.indicators.recovery(),
         () => this.indicators.draining(),
+        // A worker without Redis gets no runs; an API node still takes submits, which wait queued.
+        ...(this.config.role === 'worker' ? [() => this.indicators.redisForWorker()] : []),
       ]);
       return { status: HttpStatus.OK, result };
     } catch (error) {

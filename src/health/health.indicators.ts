@@ -97,8 +97,19 @@ export class HealthIndicators {
       await this.relay.ping(PROBE_TIMEOUT_MS);
       return { status: 'up', detail: { responseTime: Date.now() - started, messagesFromOtherNodes: received } };
     } catch (error) {
-      return { status: 'down', detail: { message: `Redis is unreachable (${lastError ?? (error as Error).message}): run events and cancels from other nodes arrive by polling the database` } };
+      return {
+        status: 'down',
+        detail: { message: `Redis is unreachable (${lastError ?? (error as Error).message}): queued runs wait for it; run events and cancels from other nodes arrive by polling the database` },
+      };
     }
+  }
+
+  /** Readiness of a worker (Terminus): without Redis it gets no runs, so it says so. */
+  async redisForWorker() {
+    const session = this.indicators.check('redis');
+    const redis = await this.redis();
+    if (!redis) return session.up({ detail: 'no REDIS_URL' });
+    return redis.status === 'up' ? session.up(redis.detail) : session.down(redis.detail);
   }
 
   /** The server processes sharing the database, from their heartbeats; empty when it cannot be read. */

@@ -667,7 +667,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description The database, the queue and the workspace disk answer, recovery is done and the server is not draining; 503 naming the failing check otherwise (Terminus shape). Public.
+         * @description The database, the queue and the workspace disk answer, recovery is done and the server is not draining (and, on a `ROLE=worker` node with `REDIS_URL`, Redis answers); 503 naming the failing check otherwise (Terminus shape). Public.
          */
         get: operations["Health_ready"];
         put?: never;
