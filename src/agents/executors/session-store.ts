@@ -9,7 +9,9 @@ import type { ClaudeProfile } from '../agent-profiles.js';
 import type { ExecutionRequest } from './executor.js';
 
 const INSERT_SQL = 'INSERT INTO session_entries (run_id, session_id, subpath, uuid, entry) VALUES (?, ?, ?, ?, ?)';
-const KNOWN_UUIDS_SQL = 'SELECT uuid FROM session_entries WHERE session_id = ? AND subpath = ? AND uuid IS NOT NULL';
+/** Which of a batch's uuids the session already has (an index lookup per uuid, however long the session). */
+const knownUuidsSql = (count: number): string =>
+  `SELECT uuid FROM session_entries WHERE session_id = ? AND subpath = ? AND uuid IN (${Array.from({ length: count }, () => '?').join(', ')})`;
 const LOAD_SQL = 'SELECT entry FROM session_entries WHERE session_id = ? AND subpath = ? ORDER BY id';
 const SUBKEYS_SQL = "SELECT DISTINCT subpath FROM session_entries WHERE session_id = ? AND subpath <> ''";
 const DELETE_SQL = 'DELETE FROM session_entries WHERE session_id = ? AND subpath = ?';
@@ -88,7 +90,14 @@ export class SessionTranscripts {
         const subpath = key.subpath ?? '';
         await this.database.transaction(async (transaction) => {
           // Appends are idempotent on an entry's uuid: the SDK retries, and a resume may replay entries.
-          const known = new Set((await this.database.query<{ uuid: string }>(transaction, KNOWN_UUIDS_SQL, [key.sessionId, subpath])).rows.map((row) => row.uuid));
+          const uuids = entries.map((entry) => entry.uuid).filter((uuid): uuid is string => typeof uuid === 'string');
+          const known = new Set<string>();
+          // In slices, within every database's limit of parameters per statement.
+          for (let start = 0; start < uuids.length; start += 500) {
+            const slice = uuids.slice(start, start + 500);
+            const { rows } = await this.database.query<{ uuid: string }>(transaction, knownUuidsSql(slice.length), [key.sessionId, subpath, ...slice]);
+            for (const row of rows) known.add(row.uuid);
+          }
           for (const entry of entries) {
             const uuid = typeof entry.uuid === 'string' ? entry.uuid : null;
             if (uuid !== null) {

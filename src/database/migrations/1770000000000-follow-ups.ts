@@ -49,6 +49,8 @@ export class FollowUps1770000000000 implements MigrationInterface {
         foreignKeys: [new TableForeignKey({ columnNames: ['run_id'], referencedTableName: 'runs', referencedColumnNames: ['id'], onDelete: 'CASCADE' })],
         indices: [
           new TableIndex({ name: 'idx_session_entries_session', columnNames: ['session_id', 'subpath', 'id'] }),
+          // Appends skip the entries a session already has, by uuid.
+          new TableIndex({ name: 'idx_session_entries_uuid', columnNames: ['session_id', 'subpath', 'uuid'] }),
           new TableIndex({ name: 'idx_session_entries_run', columnNames: ['run_id'] }),
         ],
       }),
