@@ -106,6 +106,29 @@ describe('follow-up messages', () => {
     expect(turnsWith('Also mention bananas.').length).toBeGreaterThan(0);
   });
 
+  it('keeps a message sent while the run waits queued, and hands it over once the agent starts', async () => {
+    const user = 'quinn';
+    const token = server.token(user);
+    const limit = await server.request('PUT', `/api/v1/admin/users/${user}/quota`, { token: server.token('root', { admin: true }), body: { concurrent: 1 } });
+    expect(limit.status, limit.text).toBe(200);
+    const blocker = (await server.request('POST', '/api/v1/runs', { token, body: { agent: 'sleeper', prompt: 'hold the slot' } })).json.id as string;
+    await waitForStatus(server, token, blocker, ['running'], 15_000);
+    const queued = await server.request('POST', '/api/v1/runs', { token, body: { agent: 'claude-test', prompt: '[script:live] Wait for me.' } });
+    expect(queued.status, queued.text).toBe(202);
+    const id = queued.json.id as string;
+    const sent = await server.request('POST', `/api/v1/runs/${id}/messages`, { token, body: { prompt: 'Queued pears.' } });
+    expect(sent.status, sent.text).toBe(202);
+    expect(sent.json).toMatchObject({ id, status: 'queued' });
+
+    await server.request('POST', `/api/v1/runs/${blocker}/cancel`, { token });
+    const events = async (): Promise<Json[]> => (await server.request('GET', `/api/v1/runs/${id}/events?limit=1000`, { token })).json.items;
+    await waitFor(async () => (await events()).some((e) => e.type === 'user_message' && e.data.prompt === 'Queued pears.'), 30_000, 'the user_message event');
+    await waitFor(async () => (await events()).some((e) => e.type === 'tool_use'), 30_000, 'the agent waiting in its tool call');
+    writeFileSync(join(server.dataDir, 'users', user, 'runs', id, 'go'), '');
+    expect(await waitForStatus(server, token, id, ['succeeded', 'failed'], 30_000)).toMatchObject({ status: 'succeeded' });
+    expect(turnsWith('Queued pears.').length).toBeGreaterThan(0);
+  });
+
   it('starts a follow-up on a named workspace from the tip of its parent\'s branch', async () => {
     expect((await server.request('POST', '/api/v1/workspaces', { token: alice, body: { name: 'thread' } })).status).toBe(201);
     const first = await submit({ agent: 'claude-test', workspace: 'thread', prompt: '[script:write] Create hello.txt' });
