@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +6,12 @@ import pg from 'pg';
 import { createClient, type Run, type RunEvent } from '@autocode/client';
 import { expect } from './jest/expect.js';
 import { runProcesses } from './helpers/processes.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
 import { hs256Token } from './helpers/tokens.js';
 import {
   createTestDatabase,
   environment,
   FIXTURE_AGENTS,
-  freePort,
   peakOverlap,
   request,
   startBuiltServer,
@@ -31,42 +29,6 @@ const isFinalStatus = (status: string): boolean => !['queued', 'running'].includ
 const SECRET = 'cross-node-secret-'.padEnd(40, 'x');
 /** 30 lines, 50 ms apart. */
 const DRIP = { executor: 'command', command: [process.execPath, '-e', "let i = 0; const t = setInterval(() => { console.log('drip ' + ++i); if (i === 30) clearInterval(t); }, 50);"] };
-
-interface RedisServer {
-  url: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-/** A redis-server on a port of its own, keeping nothing on disk. */
-async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
-  let child: ChildProcess | null = null;
-  const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const probe = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-          let out = '';
-          probe.stdout!.on('data', (chunk) => (out += chunk));
-          probe.on('close', () => resolve(out.trim() === 'PONG'));
-        }),
-      10_000,
-      'redis-server',
-    );
-  };
-  const stop = async (): Promise<void> => {
-    const running = child;
-    child = null;
-    if (!running || running.exitCode !== null) return;
-    const exited = once(running, 'exit');
-    running.kill('SIGKILL');
-    await exited;
-  };
-  await start();
-  return { url: `redis://127.0.0.1:${port}`, start, stop };
-}
 
 describe('several nodes with Redis', () => {
   let redis: RedisServer;
