@@ -43,23 +43,28 @@ interface UserQuotaRow {
 }
 
 /**
- * A user's runs created since a time, queued, and running, in one statement.
- * Three counts rather than one conditional count: a run queued before today
- * still holds a slot, and each count is answered from its own index.
+ * A user's runs created since a time, queued, and running, and what those
+ * that finished since that time cost, in one statement (one round trip of a
+ * submit). Counts rather than one conditional count: a run queued before
+ * today still holds a slot, and each count is answered from its own index.
+ * Parameters: user, since, user, user, user, since.
  */
-const USAGE_SQL =
+const usageSql = (isPostgres: boolean): string =>
   'SELECT (SELECT COUNT(*) FROM runs WHERE user_id = ? AND created_at >= ?) AS daily,' +
   " (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'queued') AS queued," +
-  " (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'running') AS running";
+  " (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'running') AS running," +
+  ` (${spentSql(isPostgres)}) AS spent`;
 
 /** PostgreSQL answers COUNT(*) as a bigint, which arrives as a string. */
 interface UsageRow {
   daily: number | string;
   queued: number | string;
   running: number | string;
+  spent: number | string | null;
 }
 
-const RUNNING_SQL = "SELECT COUNT(*) AS running FROM runs WHERE user_id = ? AND status = 'running'";
+/** What a claim needs, in one statement: the user's running runs, and what their runs that finished since a time cost. Parameters: user, user, since. */
+const startUsageSql = (isPostgres: boolean): string => `SELECT (SELECT COUNT(*) FROM runs WHERE user_id = ? AND status = 'running') AS running, (${spentSql(isPostgres)}) AS spent`;
 
 /** A run's cost as the agent reported it at its end, from the JSON of its stored result. */
 function costSql(isPostgres: boolean, column: string): string {
@@ -212,13 +217,13 @@ export class QuotaService {
       );
     }
     const since = startOfUtcDay(now).toISOString();
-    const [usage] = (await this.database.query<UsageRow>(manager, USAGE_SQL, [userId, since, userId, userId])).rows;
+    const [usage] = (await this.database.query<UsageRow>(manager, usageSql(this.database.isPostgres), [userId, since, userId, userId, userId, since])).rows;
     const dailyUsed = Number(usage?.daily ?? 0);
     if (dailyUsed >= limits.daily) {
       const resetsAt = nextUtcMidnight(now);
       throw this.refuse('daily_limit', `the daily limit of ${limits.daily} runs is reached; it resets at ${resetsAt.toISOString()}`, limits.daily, dailyUsed, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
     }
-    const spent = await this.spentSince(manager, userId, since);
+    const spent = dollars(Number(usage?.spent ?? 0));
     if (spent >= limits.dailyBudgetUsd) {
       const resetsAt = nextUtcMidnight(now);
       throw this.refuse('budget_exhausted', `today's budget of ${limits.dailyBudgetUsd} USD is spent (${spent} USD); it resets at ${resetsAt.toISOString()}`, limits.dailyBudgetUsd, spent, Math.ceil((resetsAt.getTime() - now.getTime()) / 1000), { resetsAt: resetsAt.toISOString() });
@@ -245,16 +250,11 @@ export class QuotaService {
    */
   async startLimits(manager: EntityManager, userId: string): Promise<StartLimits | null> {
     const limits = await this.lockUser(manager, userId);
-    const [row] = (await this.database.query<{ running: number | string }>(manager, RUNNING_SQL, [userId])).rows;
+    const since = startOfUtcDay(this.clock.now()).toISOString();
+    const [row] = (await this.database.query<{ running: number | string; spent: number | string | null }>(manager, startUsageSql(this.database.isPostgres), [userId, userId, since])).rows;
     if (Number(row?.running ?? 0) >= limits.concurrent) return null;
-    const budgetLeftUsd = dollars(limits.dailyBudgetUsd - (await this.spentSince(manager, userId, startOfUtcDay(this.clock.now()).toISOString())));
+    const budgetLeftUsd = dollars(limits.dailyBudgetUsd - Number(row?.spent ?? 0));
     return budgetLeftUsd > 0 ? { ...limits, budgetLeftUsd } : null;
-  }
-
-  /** What the user's runs that finished since `since` cost, as their agents reported it. */
-  private async spentSince(manager: EntityManager, userId: string, since: string): Promise<number> {
-    const [row] = (await this.database.query<{ spent: number | string | null }>(manager, spentSql(this.database.isPostgres), [userId, since])).rows;
-    return dollars(Number(row?.spent ?? 0));
   }
 
   async summary(userId: string): Promise<QuotaSummary> {
