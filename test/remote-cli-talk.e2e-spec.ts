@@ -65,6 +65,8 @@ describe('autocode run --continue, and approvals from the CLI', () => {
     const child = RUN_ID.exec(next.stderr)![1]!;
     const shown = await server.request('GET', `/api/v1/runs/${child}`, { token: server.token('tess') });
     expect(shown.json).toMatchObject({ parentRunId: parent, status: 'succeeded' });
+    const show = await autocode(env, ['runs', 'show', child]);
+    expect(show.stdout).toContain(`follows:   ${parent}\n`);
   });
 
   it('--continue refuses what a follow-up takes from its run (2), and a profile that cannot take one (1)', async () => {
@@ -91,6 +93,9 @@ describe('autocode run --continue, and approvals from the CLI', () => {
   it('without a terminal, run says how to decide; runs deny decides, and the agent reads the reason', async () => {
     const following = startCli(env, ['run', '--agent', 'gated', '[script:cli-deny] write a file'], { timeoutMs: 90_000 });
     const hint = await waitFor(() => /autocode runs deny ([0-9a-f-]{36}) ([0-9a-f-]{36})/.exec(following.stderr()) ?? undefined, 60_000, 'the hint to decide');
+    const show = await autocode(env, ['runs', 'show', hint[1]!]);
+    expect(show.stdout).toContain(`waits on:  approval of Bash until `);
+    expect(show.stdout).toContain(`autocode runs approve|deny ${hint[1]} ${hint[2]}`);
     const denied = await autocode(env, ['runs', 'deny', hint[1]!, hint[2]!, '--message', 'not on this branch']);
     expect(denied.status, denied.stderr).toBe(0);
     expect(denied.stdout).toMatch(/^denied; run .* is running\n$/);

@@ -88,6 +88,9 @@ function showCommand(): Command {
         ['exit code', run.exitCode === null ? null : String(run.exitCode)],
         ['cost', costOf(run)],
         ['summary', run.result?.summary ?? null],
+        ['budget', run.maxBudgetUsd === null ? null : `$${run.maxBudgetUsd}`],
+        ['follows', run.parentRunId],
+        ['waits on', run.pendingApproval ? `approval of ${run.pendingApproval.tool} until ${run.pendingApproval.expiresAt} (\`autocode runs approve|deny ${run.id} ${run.pendingApproval.approvalId}\`)` : null],
         ['pull req.', run.pullRequest ? `${run.pullRequest.url}${run.pullRequest.draft ? ' (draft)' : ''}` : run.pullRequestError ? `not opened (${run.pullRequestError.code}: ${run.pullRequestError.message})` : null],
         ['prompt', run.prompt],
       ];
