@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { DatabaseService } from '../src/database/database.service.js';
-import { startAnthropicStub, type AnthropicStub, type StubRequest, type StubTurn } from './fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub, type StubRequest, type StubTurn } from './fixtures/anthropic-stub.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // Approval gates end to end: the real Claude Agent SDK and Claude Code CLI against the stand-in
@@ -50,13 +50,11 @@ describe('approval gates', () => {
   let alice: string;
   let bob: string;
   let admin: string;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN'];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     stub = await startAnthropicStub(SCRIPTS);
-    Object.assign(process.env, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub);
     server = await startTestServer({ agents: AGENTS, env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
     alice = server.token('alice');
     bob = server.token('bob');
@@ -66,10 +64,7 @@ describe('approval gates', () => {
   afterAll(async () => {
     await disposeTestServer(server);
     await stub.close();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   async function submit(body: Json): Promise<string> {

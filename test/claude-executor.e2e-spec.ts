@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
-import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { isAlive, liveGroupMembers, runProcesses } from './helpers/processes.js';
 import { sandboxAvailable } from './helpers/sandbox.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
@@ -65,14 +65,12 @@ describe('claude executor', () => {
   let stub: AnthropicStub;
   let server: TestServer;
   let token: string;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN', ...Object.keys(SECRETS)];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     stub = await startAnthropicStub(SCRIPTS);
     // The server under test runs in this process and builds agent environments from it.
-    Object.assign(process.env, SECRETS, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub, SECRETS);
     server = await startTestServer({ agents: AGENTS });
     token = server.token('alice');
   });
@@ -80,10 +78,7 @@ describe('claude executor', () => {
   afterAll(async () => {
     await disposeTestServer(server);
     await stub.close();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   async function submit(body: Record<string, unknown>): Promise<string> {

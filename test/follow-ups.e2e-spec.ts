@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
 import { DatabaseService } from '../src/database/database.service.js';
-import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from './helpers/test-server.js';
 
 // Follow-up messages end to end: the real Claude Agent SDK and Claude Code CLI against the Messages
@@ -30,13 +30,11 @@ describe('follow-up messages', () => {
   let stub: AnthropicStub;
   let server: TestServer;
   let alice: string;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN'];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     stub = await startAnthropicStub(SCRIPTS);
-    Object.assign(process.env, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub);
     server = await startTestServer({ agents: AGENTS });
     alice = server.token('alice');
   });
@@ -44,10 +42,7 @@ describe('follow-up messages', () => {
   afterAll(async () => {
     await disposeTestServer(server);
     await stub.close();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   async function submit(body: Json): Promise<string> {

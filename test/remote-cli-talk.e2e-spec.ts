@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from './jest/expect.js';
-import { startAnthropicStub, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub, type StubTurn } from './fixtures/anthropic-stub.js';
 import { autocode, clientEnv, startCli } from './helpers/autocode.js';
 import { DIST, disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, type TestServer } from './helpers/test-server.js';
 
@@ -32,13 +32,11 @@ describe('autocode run --continue, and approvals from the CLI', () => {
   let server: TestServer;
   let home: string;
   let env: Record<string, string>;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN'];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     stub = await startAnthropicStub(SCRIPTS);
-    Object.assign(process.env, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub);
     server = await startTestServer({ agents: AGENTS });
     home = mkdtempSync(join(tmpdir(), 'autocode-talk-'));
     env = clientEnv(home, { url: server.url, token: server.token('tess') });
@@ -47,10 +45,7 @@ describe('autocode run --continue, and approvals from the CLI', () => {
     await disposeTestServer(server);
     await stub.close();
     rmSync(home, { recursive: true, force: true });
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it('--continue sends a finished run a follow-up, follows it and exits with its outcome', async () => {

@@ -5,7 +5,7 @@ import { expect } from './jest/expect.js';
 import { ApprovalsService } from '../src/runs/approvals.service.js';
 import { RunInboxesService } from '../src/dispatch/run-inboxes.service.js';
 import { RunRelayService } from '../src/dispatch/run-relay.service.js';
-import { startAnthropicStub, type AnthropicStub } from './fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub } from './fixtures/anthropic-stub.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
 import { createTestDatabase, disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestDatabase, type TestServer } from './helpers/test-server.js';
 
@@ -26,8 +26,7 @@ describe('talking to an agent on another node, with Redis', () => {
   let database: TestDatabase;
   let api: TestServer;
   let worker: TestServer;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN'];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -36,8 +35,7 @@ describe('talking to an agent on another node, with Redis', () => {
       // The agent waits in a tool call until the test lets it go, once the message has reached it.
       'wait-remote': [{ tool: 'Bash', input: { command: 'while [ ! -f go ]; do sleep 0.1; done; echo released', description: 'wait' } }, { text: 'Read your message.' }],
     });
-    Object.assign(process.env, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub);
     database = await createTestDatabase();
     const env = { JWT_SECRET: SECRET, REDIS_URL: redis.url };
     api = await startTestServer({ agents: AGENTS, database, env: { ...env, ROLE: 'api', NODE_NAME: 'api' } });
@@ -51,10 +49,7 @@ describe('talking to an agent on another node, with Redis', () => {
     if (worker) await disposeTestServer(worker);
     await redis?.stop();
     await stub?.close();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   it("lets the worker's agent go on as soon as the API node stores the decision", async () => {

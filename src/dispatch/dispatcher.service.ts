@@ -223,9 +223,9 @@ export class DispatcherService implements OnApplicationBootstrap, BeforeApplicat
    * database). The recorded ending stands; this node records nothing more for it.
    */
   private abandon(runId: string, status: RunStatus): void {
-    if (!this.supervisor.ids().includes(runId)) return;
-    this.logger.warn({ runId }, `run ${runId} is recorded ${status} by another node: ending its agent here`);
-    this.supervisor.stop(runId, 'cancelled', 'recorded_elsewhere');
+    if (this.supervisor.stop(runId, 'cancelled', 'recorded_elsewhere')) {
+      this.logger.warn({ runId }, `run ${runId} is recorded ${status} by another node: ending its agent here`);
+    }
   }
 
   /**

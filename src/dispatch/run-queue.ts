@@ -6,8 +6,8 @@ export interface QueuedRun {
   id: string;
   userId: string;
   createdAt: string;
-  /** How many of its user's queued runs are ahead of it, when known. */
-  position?: number;
+  /** How many of its user's queued runs are ahead of it (the users take turns by it). */
+  position: number;
 }
 
 /** What became of a run handed to this node: started (the slot is held until `ended`), gone, or its user is at their limit. */

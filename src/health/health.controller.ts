@@ -81,7 +81,8 @@ export class HealthController {
     const components: Record<string, { status: ComponentState; detail: Record<string, unknown> }> = Object.fromEntries(
       Object.entries(result.details).map(([name, { status, ...detail }]) => [name, { status: status as ComponentState, detail }]),
     );
-    const redis = await this.indicators.redis();
+    // A worker's readiness has already asked Redis; other nodes ask it here.
+    const redis = components.redis ?? (await this.indicators.redis());
     if (redis) components.redis = redis;
     const down = Object.entries(components).filter(([, component]) => component.status !== 'up').map(([name]) => name);
     // Draining, or recovering from an unclean stop, is orderly, not a fault.

@@ -198,9 +198,10 @@ export class QuotaService {
    * since 00:00 UTC, today's spend against the daily budget, then the user's
    * queued runs (QUOTA_OVERFLOW=queue) or queued and running runs (reject).
    * Throws a 429 problem over a limit, and a 400 when the run asks for more
-   * time, or a larger budget, than the user may have in a day.
+   * time, or a larger budget, than the user may have in a day. Answers the
+   * user's limits and how many of their runs wait queued ahead of this one.
    */
-  async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date, maxBudgetUsd?: number): Promise<QuotaLimits> {
+  async admit(manager: EntityManager, userId: string, timeoutSeconds: number | undefined, now: Date, maxBudgetUsd?: number): Promise<QuotaLimits & { queuedAhead: number }> {
     const limits = await this.lockUser(manager, userId);
     if (timeoutSeconds !== undefined && timeoutSeconds > limits.maxRunSeconds) {
       throw new ProblemError(
@@ -239,7 +240,7 @@ export class QuotaService {
         throw this.refuse('concurrency_limit', `${active} runs are already queued or running; the limit is ${limits.concurrent}`, limits.concurrent, active, SLOT_RETRY_SECONDS);
       }
     }
-    return limits;
+    return { ...limits, queuedAhead: queued };
   }
 
   /**

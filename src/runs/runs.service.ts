@@ -168,15 +168,15 @@ export class RunsService {
       const event = await this.events.appendFirst(manager, run.id, 'status', { status: 'queued' }, run.createdAt);
       const view = toRunView(run);
       if (idempotent) await this.idempotency.record(manager, idempotent, { status: 202, body: view });
-      return { replayed: null, run, view, event };
+      return { replayed: null, run, view, event, queuedAhead: limits.queuedAhead };
     });
     if (created.replayed) return { run: created.replayed, replayed: true };
-    const { run, view, event } = created;
+    const { run, view, event, queuedAhead } = created;
     this.events.publish(run.id, [event]);
     this.metrics.runSubmitted(agent);
     this.logger.log({ runId: run.id, userId, agent }, 'run submitted');
     this.logger.debug({ runId: run.id, prompt: run.prompt.slice(0, LOGGED_PROMPT_CHARS) }, 'run prompt');
-    void this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt });
+    void this.queue.enqueue({ id: run.id, userId, createdAt: run.createdAt, position: queuedAhead });
     return { run: view, replayed: false };
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { expect } from '../jest/expect.js';
-import { startAnthropicStub, type AnthropicStub, type StubTurn } from '../fixtures/anthropic-stub.js';
+import { startAnthropicStub, useStubForClaude, type AnthropicStub, type StubTurn } from '../fixtures/anthropic-stub.js';
 import { disposeTestServer, FIXTURE_AGENTS, startTestServer, waitFor, waitForStatus, type TestServer } from '../helpers/test-server.js';
 import { launchBrowser, openPage, seriousViolations, signInWithToken, type BrowserGlobals, type PageProblems } from './browser.js';
 
@@ -37,14 +37,12 @@ describe('talking to a run from its page', () => {
   let server: TestServer;
   let browser: Browser;
   let alice: string;
-  const names = ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_OAUTH_TOKEN'];
-  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  let restoreEnv: () => void = () => {};
 
   beforeAll(async () => {
     stub = await startAnthropicStub(SCRIPTS);
     // The server runs in this process: its claude agents reach the stand-in, never Anthropic.
-    Object.assign(process.env, { ANTHROPIC_BASE_URL: stub.url, ANTHROPIC_API_KEY: 'sk-ant-test-not-a-real-key' });
-    delete process.env.CLAUDE_CODE_OAUTH_TOKEN;
+    restoreEnv = useStubForClaude(stub);
     server = await startTestServer({ agents: AGENTS });
     alice = server.token('alice');
     browser = await launchBrowser();
@@ -53,10 +51,7 @@ describe('talking to a run from its page', () => {
     await browser?.close();
     if (server) await disposeTestServer(server);
     await stub?.close();
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv();
   });
 
   async function submit(body: Record<string, unknown>): Promise<string> {

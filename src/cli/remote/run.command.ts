@@ -1,4 +1,4 @@
-import type { AutocodeClient, SubmitRunBody } from '@autocode/client';
+import type { AutocodeClient, Run, SubmitRunBody } from '@autocode/client';
 import { Command, Option } from 'commander';
 import { CliError } from '../../common/cli-output.js';
 import { connect, dollars, keyValue, positiveInteger, readStdin, runIdArgument } from './connection.js';
@@ -113,22 +113,10 @@ async function run(promptArgument: string | undefined, options: RunOptions): Pro
     ...(options.pr && { pullRequest: { open: true, ...(options.prDraft && { draft: true }), ...(options.prBase !== undefined && { base: options.prBase }) } }),
   };
   const submitted = await client.submitRun(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
-  if (options.detach) {
-    process.stdout.write(options.json ? JSON.stringify(submitted) + '\n' : `${submitted.id}\n`);
-    return EXIT.succeeded;
-  }
+  if (options.detach) return printDetached(submitted, options.json);
   const printer = new RunPrinter(outputMode(options.json));
   printer.note(`run ${submitted.id} · agent ${submitted.agent}${submitted.workspace ? ` · workspace ${submitted.workspace}` : ''}`);
-  const outcome = await followToEnd({
-    client,
-    runId: submitted.id,
-    printer,
-    printEvents: true,
-    reconnectSeconds: options.reconnectSeconds,
-    diffFile: options.diff,
-    cancelOnInterrupt: true,
-    approvals: approvalsMode(options.approveAll, options.json),
-  });
+  const outcome = await followLive(client, submitted.id, printer, options);
   if (!options.pr || outcome !== EXIT.succeeded) return outcome;
   return awaitPullRequest(client, submitted.id, printer);
 }
@@ -144,15 +132,17 @@ async function continueRun(runId: string, prompt: string | undefined, options: R
   if (taken.length > 0) throw new CliError(`${taken.join(', ')} cannot go with --continue: a follow-up runs as the run it continues`, EXIT.usage);
   const { client } = connect(options.context);
   const answered = await client.sendMessage(runId, prompt);
-  if (options.detach) {
-    process.stdout.write(options.json ? JSON.stringify(answered) + '\n' : `${answered.id}\n`);
-    return EXIT.succeeded;
-  }
+  if (options.detach) return printDetached(answered, options.json);
   const printer = new RunPrinter(outputMode(options.json));
   printer.note(answered.id === runId ? `message sent to run ${runId}, which is running` : `run ${answered.id} · follows up ${runId} · agent ${answered.agent}`);
+  return followLive(client, answered.id, printer, options);
+}
+
+/** Follows a run as `run` shows it: every event, Ctrl-C cancels it, approvals answered; answers the exit status. */
+function followLive(client: AutocodeClient, runId: string, printer: RunPrinter, options: RunOptions): Promise<number> {
   return followToEnd({
     client,
-    runId: answered.id,
+    runId,
     printer,
     printEvents: true,
     reconnectSeconds: options.reconnectSeconds,
@@ -160,6 +150,12 @@ async function continueRun(runId: string, prompt: string | undefined, options: R
     cancelOnInterrupt: true,
     approvals: approvalsMode(options.approveAll, options.json),
   });
+}
+
+/** `--detach`: the run's id, or the run as JSON, and exit 0 at once. */
+function printDetached(run: Run, json: boolean | undefined): number {
+  process.stdout.write(json ? JSON.stringify(run) + '\n' : `${run.id}\n`);
+  return EXIT.succeeded;
 }
 
 /** How long the server may take to push and open the pull request after the run's end. */

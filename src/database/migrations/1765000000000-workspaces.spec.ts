@@ -1,27 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { dataSourceOptions } from '../data-source-options.js';
+import { describe, expect, it } from '@jest/globals';
+import { sqliteMigrationFile } from '../../../test/helpers/sqlite-migrations.js';
 import { InitialSchema1764000000000 } from './1764000000000-initial-schema.js';
 import { Workspaces1765000000000 } from './1765000000000-workspaces.js';
 
 // On SQLite, adding columns rebuilds the table (copy, drop, rename). A database made by the
 // first release, with runs and events in it, must come through with nothing lost.
 describe('Workspaces1765000000000 on an existing SQLite database', () => {
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'autocode-migration-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   /** The application's own options, or with only the migrations of an earlier release. */
-  function open(migrations?: DataSource['options']['migrations']): DataSource {
-    const options = dataSourceOptions({ type: 'sqlite', path: join(dir, 'autocode.db') });
-    return new DataSource(migrations ? ({ ...options, migrations } as DataSource['options']) : options);
-  }
+  const open = sqliteMigrationFile();
 
   it('keeps runs, their events, indexes and foreign keys, and adds the new columns and table', async () => {
     const before = open([InitialSchema1764000000000]);

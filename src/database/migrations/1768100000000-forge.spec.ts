@@ -1,24 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { dataSourceOptions, MIGRATIONS } from '../data-source-options.js';
+import { describe, expect, it } from '@jest/globals';
+import { sqliteMigrationFile } from '../../../test/helpers/sqlite-migrations.js';
+import { MIGRATIONS } from '../data-source-options.js';
 
 // On SQLite, adding columns rebuilds the table (copy, drop, rename): runs, workspaces, their
 // indexes (the partial one included) and foreign keys must come through it.
 describe('Forge1768100000000 on an existing SQLite database', () => {
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'autocode-migration-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  function open(migrations: DataSource['options']['migrations']): DataSource {
-    const options = dataSourceOptions({ type: 'sqlite', path: join(dir, 'autocode.db') });
-    return new DataSource({ ...options, migrations } as DataSource['options']);
-  }
+  const open = sqliteMigrationFile();
 
   it('keeps runs, workspaces and their indexes, and adds the forge, credential and pull request columns', async () => {
     const earlier = MIGRATIONS.filter((migration) => migration.name !== 'Forge1768100000000');

@@ -1,24 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { dataSourceOptions, MIGRATIONS } from '../data-source-options.js';
+import { describe, expect, it } from '@jest/globals';
+import { sqliteMigrationFile } from '../../../test/helpers/sqlite-migrations.js';
+import { MIGRATIONS } from '../data-source-options.js';
 
 // On SQLite, adding a column rebuilds the table: users' overrides and runs, with their indexes
 // (the partial one included), must come through it.
 describe('Budgets1769600000000 on an existing SQLite database', () => {
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'autocode-migration-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  function open(migrations: DataSource['options']['migrations']): DataSource {
-    const options = dataSourceOptions({ type: 'sqlite', path: join(dir, 'autocode.db') });
-    return new DataSource({ ...options, migrations } as DataSource['options']);
-  }
+  const open = sqliteMigrationFile();
 
   it('keeps users and runs, and adds the budget columns empty', async () => {
     const before = open(MIGRATIONS.filter((migration) => migration.name !== 'Budgets1769600000000'));

@@ -1,22 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { dataSourceOptions, MIGRATIONS } from '../data-source-options.js';
+import { describe, expect, it } from '@jest/globals';
+import { sqliteMigrationFile } from '../../../test/helpers/sqlite-migrations.js';
+import { MIGRATIONS } from '../data-source-options.js';
 
 describe('RunApprovals1769700000000 on an existing SQLite database', () => {
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'autocode-migration-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  function open(migrations: DataSource['options']['migrations']): DataSource {
-    const options = dataSourceOptions({ type: 'sqlite', path: join(dir, 'autocode.db') });
-    return new DataSource({ ...options, migrations } as DataSource['options']);
-  }
+  const open = sqliteMigrationFile();
 
   it('adds run_approvals, whose rows go with their run, and undoes it', async () => {
     const before = open(MIGRATIONS.filter((migration) => migration.name !== 'RunApprovals1769700000000'));

@@ -1,7 +1,6 @@
 import { getQueueToken, InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, type Provider } from '@nestjs/common';
 import { DelayedError, Queue, type Job, type Worker } from 'bullmq';
-import { DatabaseService } from '../../database/database.service.js';
 import { RunQueue, type QueuedRun, type RunHandler } from '../run-queue.js';
 
 export const RUNS_QUEUE = 'runs';
@@ -20,7 +19,6 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 const DEPTH_REFRESH_MS = 5_000;
 const CLOSE_TIMEOUT_MS = 2_000;
 
-const QUEUED_AHEAD_SQL = "SELECT COUNT(*) AS ahead FROM runs WHERE user_id = ? AND status = 'queued' AND created_at < ?";
 
 /**
  * The runs queue, made here rather than by BullModule.registerQueue so that its error listener is
@@ -35,15 +33,20 @@ export function runsQueueProvider(redisUrl: string): Provider {
       // commands must wait for Redis without end. An enqueue that waits longer than ENQUEUE_TIMEOUT_MS is left to
       // the sweep, and still happens once Redis is back (the job id makes it once).
       const queue = new Queue(RUNS_QUEUE, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix: 'autocode' });
-      const logger = new Logger(BullRunQueue.name);
-      let lastWarnedAt = 0;
-      queue.on('error', (error) => {
-        if (Date.now() - lastWarnedAt < 10_000) return;
-        lastWarnedAt = Date.now();
-        logger.warn(`the run queue's Redis connection: ${error.message}`);
-      });
+      const warn = throttledWarning(new Logger(BullRunQueue.name));
+      queue.on('error', (error) => warn(`the run queue's Redis connection: ${error.message}`));
       return queue;
     },
+  };
+}
+
+/** A warning at most every 10 s: with Redis away, every command fails the same way, many times a second. */
+export function throttledWarning(logger: Logger): (message: string) => void {
+  let lastWarnedAt = 0;
+  return (message) => {
+    if (Date.now() - lastWarnedAt < 10_000) return;
+    lastWarnedAt = Date.now();
+    logger.warn(message);
   };
 }
 
@@ -68,19 +71,16 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 @Injectable()
 export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(BullRunQueue.name);
+  private readonly warn = throttledWarning(this.logger);
   private handler: RunHandler | null = null;
   private worker: { worker: Worker; capacity: number } | null = null;
   private lastDepth = 0;
   private depthTimer: NodeJS.Timeout | null = null;
-  private lastWarnedAt = 0;
   private closing: Promise<void> | null = null;
   /** The jobs this node parked, per user, oldest first. */
   private readonly parked = new Map<string, string[]>();
 
-  constructor(
-    @InjectQueue(RUNS_QUEUE) private readonly queue: Queue,
-    private readonly database: DatabaseService,
-  ) {
+  constructor(@InjectQueue(RUNS_QUEUE) private readonly queue: Queue) {
     super();
   }
 
@@ -126,8 +126,7 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicatio
 
   async enqueue(run: QueuedRun): Promise<void> {
     try {
-      const position = run.position ?? (await this.queuedAhead(run));
-      await within(this.queue.add('run', run, this.jobOptions(run.id, position)), ENQUEUE_TIMEOUT_MS, `enqueue run ${run.id}`);
+      await within(this.queue.add('run', run, this.jobOptions(run.id, run.position)), ENQUEUE_TIMEOUT_MS, `enqueue run ${run.id}`);
     } catch (error) {
       this.warn(`run ${run.id} stays queued until the next sweep: ${(error as Error).message}`);
     }
@@ -136,7 +135,7 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicatio
   async enqueueAll(runs: QueuedRun[]): Promise<void> {
     if (runs.length === 0) return;
     try {
-      await within(this.queue.addBulk(runs.map((run) => ({ name: 'run', data: run, opts: this.jobOptions(run.id, run.position ?? 0) }))), ENQUEUE_TIMEOUT_MS, `enqueue ${runs.length} runs`);
+      await within(this.queue.addBulk(runs.map((run) => ({ name: 'run', data: run, opts: this.jobOptions(run.id, run.position) }))), ENQUEUE_TIMEOUT_MS, `enqueue ${runs.length} runs`);
     } catch (error) {
       this.warn(`${runs.length} queued run(s) wait for Redis: ${(error as Error).message}`);
     }
@@ -214,11 +213,6 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicatio
     return { jobId: runId, priority: Math.min(position + 1, MAX_PRIORITY), removeOnComplete: true, removeOnFail: true };
   }
 
-  private async queuedAhead(run: QueuedRun): Promise<number> {
-    const { rows } = await this.database.query<{ ahead: number | string }>(this.database.dataSource.manager, QUEUED_AHEAD_SQL, [run.userId, run.createdAt]);
-    return Number(rows[0]?.ahead ?? 0);
-  }
-
   private async refreshDepth(): Promise<void> {
     try {
       const counts = await within(this.queue.getJobCounts('waiting', 'prioritized', 'delayed'), ENQUEUE_TIMEOUT_MS, 'count jobs');
@@ -226,12 +220,5 @@ export class BullRunQueue extends RunQueue implements OnModuleInit, OnApplicatio
     } catch {
       // Redis away: the last count stands; health says Redis is down.
     }
-  }
-
-  /** At most one warning every 10 s: Redis away makes every enqueue fail the same way. */
-  private warn(message: string): void {
-    if (Date.now() - this.lastWarnedAt < 10_000) return;
-    this.lastWarnedAt = Date.now();
-    this.logger.warn(message);
   }
 }

@@ -4,7 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import type { Job } from 'bullmq';
 import type { AppConfig } from '../../config/configuration.js';
 import type { QueuedRun } from '../run-queue.js';
-import { BullRunQueue, RUNS_QUEUE } from './bull-run-queue.js';
+import { BullRunQueue, RUNS_QUEUE, throttledWarning } from './bull-run-queue.js';
 
 /**
  * This node's BullMQ worker for the runs queue. It starts only once the
@@ -13,9 +13,8 @@ import { BullRunQueue, RUNS_QUEUE } from './bull-run-queue.js';
  */
 @Processor(RUNS_QUEUE, { autorun: false })
 export class RunsProcessor extends WorkerHost implements OnApplicationBootstrap {
-  private readonly logger = new Logger(RunsProcessor.name);
+  private readonly warn = throttledWarning(new Logger(RunsProcessor.name));
   private readonly capacity: number;
-  private lastWarnedAt = 0;
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -32,9 +31,7 @@ export class RunsProcessor extends WorkerHost implements OnApplicationBootstrap 
   /** Redis away: one warning every 10 s (BullMQ reconnects by itself); without a listener BullMQ would print it to stderr. */
   @OnWorkerEvent('error')
   onError(error: Error): void {
-    if (Date.now() - this.lastWarnedAt < 10_000) return;
-    this.lastWarnedAt = Date.now();
-    this.logger.warn(`the run queue's worker: ${error.message}`);
+    this.warn(`the run queue's worker: ${error.message}`);
   }
 
   process(job: Job<QueuedRun>, token?: string): Promise<void> {
